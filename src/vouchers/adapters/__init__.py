@@ -1,0 +1,1 @@
+"""Adapters: the implementations of what services need (database, keys, later mail and RADIUS)."""

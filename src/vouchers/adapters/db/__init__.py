@@ -1,0 +1,1 @@
+"""The SQL database: schema, engine set-up, migrations, repositories and the unit of work."""

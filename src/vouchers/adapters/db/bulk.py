@@ -1,0 +1,147 @@
+"""The hot path of generation: inserting a chunk of new vouchers straight through the driver.
+
+PostgreSQL takes the rows by binary ``COPY``; SQLite by one ``executemany`` with
+``ON CONFLICT (lookup_digest) DO NOTHING``. Either way the few rows whose digest already
+exists (a collision, only likely with deliberately weak formats) are reported back by
+offset so the service can draw new codes for them; nothing else is ever skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from sqlalchemy import Connection
+
+from vouchers.adapters.db import schema
+from vouchers.services.ports import NewVouchers
+
+COLUMNS = (
+    "number",
+    "lot_id",
+    "type_id",
+    "state",
+    "value_minor",
+    "extra_value_minor",
+    "currency",
+    "effective_at",
+    "expires_at",
+    "lookup_digest",
+    "lookup_key_id",
+    "ciphertext",
+    "data_key_id",
+    "code_tail",
+    "created_at",
+)
+_PG_TYPES = (
+    "int8",
+    "int8",
+    "int8",
+    "varchar",
+    "int8",
+    "int8",
+    "varchar",
+    "timestamptz",
+    "timestamptz",
+    "bytea",
+    "int2",
+    "bytea",
+    "int2",
+    "varchar",
+    "timestamptz",
+)
+_DIGEST_CONSTRAINT = "uq_vouchers_lookup_digest"
+
+
+def insert_vouchers(connection: Connection, chunk: NewVouchers) -> list[int]:
+    """Insert ``chunk`` into ``vouchers``; return the offsets refused as duplicate digests."""
+    if connection.dialect.name == "postgresql":
+        return _copy_postgres(connection, chunk)
+    return _insert_sqlite(connection, chunk)
+
+
+def _rows(chunk: NewVouchers, convert: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
+    lot = chunk.lot
+    fixed = (
+        lot.id,
+        lot.type_id,
+        chunk.state.value,
+        lot.value_minor,
+        lot.extra_value_minor,
+        lot.currency,
+        convert(lot.effective_at),
+        convert(lot.expires_at),
+    )
+    created_at = convert(chunk.created_at)
+    lookup_id, data_id = chunk.lookup_key_id, chunk.data_key_id
+    first = chunk.first_number
+    return [
+        (first + i, *fixed, digest, lookup_id, ciphertext, data_id, tail, created_at)
+        for i, (digest, ciphertext, tail) in enumerate(
+            zip(chunk.digests, chunk.ciphertexts, chunk.tails, strict=True)
+        )
+    ]
+
+
+def _insert_sqlite(connection: Connection, chunk: NewVouchers) -> list[int]:
+    to_db = schema.vouchers.c.created_at.type.bind_processor(connection.dialect)
+    assert to_db is not None
+    rows = _rows(chunk, to_db)
+    placeholders = ", ".join("?" * len(COLUMNS))
+    result = connection.exec_driver_sql(
+        f"INSERT INTO vouchers ({', '.join(COLUMNS)}) VALUES ({placeholders}) "  # noqa: S608
+        "ON CONFLICT (lookup_digest) DO NOTHING",
+        rows,
+    )
+    if result.rowcount == len(rows):
+        return []
+    return _missing_offsets(connection, chunk.first_number, len(rows))
+
+
+def _copy_postgres(connection: Connection, chunk: NewVouchers) -> list[int]:
+    rows = _rows(chunk, lambda value: value)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute("SAVEPOINT vouchers_copy")
+        try:
+            with cursor.copy(
+                f"COPY vouchers ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(_PG_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != _DIGEST_CONSTRAINT:
+                raise
+            cursor.execute("ROLLBACK TO SAVEPOINT vouchers_copy")
+            return _insert_postgres_skipping_duplicates(cursor, rows)
+        cursor.execute("RELEASE SAVEPOINT vouchers_copy")
+    return []
+
+
+def _insert_postgres_skipping_duplicates(cursor: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+    """The slow path after a collision: insert row by row, skipping taken digests."""
+    placeholders = ", ".join(["%s"] * len(COLUMNS))
+    cursor.executemany(
+        f"INSERT INTO vouchers ({', '.join(COLUMNS)}) VALUES ({placeholders}) "  # noqa: S608
+        "ON CONFLICT (lookup_digest) DO NOTHING",
+        rows,
+    )
+    first = rows[0][0]
+    cursor.execute(
+        "SELECT number FROM vouchers WHERE number BETWEEN %s AND %s", (first, first + len(rows) - 1)
+    )
+    present = {number for (number,) in cursor.fetchall()}
+    return [i for i in range(len(rows)) if first + i not in present]
+
+
+def _missing_offsets(connection: Connection, first: int, count: int) -> list[int]:
+    present = {
+        number
+        for (number,) in connection.exec_driver_sql(
+            "SELECT number FROM vouchers WHERE number BETWEEN ? AND ?", (first, first + count - 1)
+        )
+    }
+    return [i for i in range(count) if first + i not in present]

@@ -1,0 +1,169 @@
+"""The database schema as SQLAlchemy Core tables; Alembic migrations are written from it.
+
+Amounts are integers in minor units (``*_minor``), timestamps are UTC (``*_at``),
+enumerations are stored as their lower-case values. Secret material is only ever a
+digest and a ciphertext, both ``NULL`` once a voucher is purged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite makes an INTEGER PRIMARY KEY the rowid; BIGINT would add a second index.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on both databases (SQLite stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+)
+
+voucher_types = Table(
+    "voucher_types",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alternative_code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("value_option", String(8), nullable=False),
+    Column("value_minor", BigInteger),
+    Column("extra_value_minor", BigInteger, nullable=False, default=0),
+    Column("minimum_activation_minor", BigInteger, nullable=False, default=0),
+    Column("multiplier", String(16), nullable=False, default="1"),
+    Column("addition_minor", BigInteger, nullable=False, default=0),
+    Column("products", JSON, nullable=False),
+    Column("product_types", JSON, nullable=False),
+    Column("code_alphabet", String(16), nullable=False),
+    Column("code_symbols", String(256)),
+    Column("code_length", SmallInteger, nullable=False),
+    Column("code_prefix", String(12), nullable=False, default=""),
+    Column("code_group_size", SmallInteger, nullable=False),
+    Column("code_check", String(16), nullable=False),
+    Column("code_allow_weak", Boolean, nullable=False, default=False),
+    Column("default_payment_type", String(32), nullable=False),
+    Column("validity_days", Integer),
+    Column("auto_activate", Boolean, nullable=False, default=False),
+    Column("notes", Text, nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    CheckConstraint("value_minor IS NULL OR value_minor >= 0", name="value_non_negative"),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alternative_code", String(32), nullable=False, unique=True),
+    Column("type_id", ForeignKey("voucher_types.id"), nullable=False, index=True),
+    Column("count", Integer, nullable=False),
+    Column("value_minor", BigInteger, nullable=False),
+    Column("extra_value_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("effective_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("prefix", String(12)),
+    Column("description", Text, nullable=False, default=""),
+    Column("state", String(8), nullable=False),
+    Column("generated_count", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("posted_at", UtcDateTime),
+    CheckConstraint("count > 0", name="count_positive"),
+    CheckConstraint("generated_count <= count", name="generated_within_count"),
+)
+
+vouchers = Table(
+    "vouchers",
+    metadata,
+    Column("number", Id, primary_key=True, autoincrement=False),
+    Column("lot_id", ForeignKey("lots.id"), nullable=False),
+    Column("type_id", ForeignKey("voucher_types.id"), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("value_minor", BigInteger, nullable=False),
+    Column("extra_value_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("effective_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("lookup_digest", LargeBinary(32)),
+    Column("lookup_key_id", SmallInteger),
+    Column("ciphertext", LargeBinary(80)),
+    Column("data_key_id", SmallInteger),
+    Column("code_tail", String(4)),
+    Column("customer_id", BigInteger),
+    Column("used_at", UtcDateTime),
+    Column("notes", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("uq_vouchers_lookup_digest", "lookup_digest", unique=True),
+    Index("ix_vouchers_lot_id_number", "lot_id", "number"),
+)
+
+voucher_history = Table(
+    "voucher_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("voucher_number", ForeignKey("vouchers.number"), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("process", String(32), nullable=False),
+    Column("from_value", Text),
+    Column("to_value", Text),
+    Column("at", UtcDateTime, nullable=False),
+    Column("by", String(100), nullable=False),
+    Column("run_id", BigInteger),
+    Index("ix_voucher_history_voucher_number_at", "voucher_number", "at"),
+)

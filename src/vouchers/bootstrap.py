@@ -1,0 +1,110 @@
+"""The composition root: builds the engine, keys, clock and units of work from settings.
+
+Entry points call ``bootstrap(settings)`` once and pass what it returns to services;
+nothing connects to a database at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from vouchers.adapters.db.engine import make_engine
+from vouchers.adapters.db.migrate import current_revision, ensure_schema, head_revision, upgrade
+from vouchers.adapters.db.unit_of_work import SqlUnitOfWork
+from vouchers.adapters.keys import CodeVault, KeyRing, key_file_path, load_keyring, save_keyring
+from vouchers.config import Settings
+from vouchers.services.ports import Clock
+
+
+def utc_now() -> datetime:
+    """The production clock."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """Everything a service call needs, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    keyring: KeyRing
+    clock: Clock = field(default=utc_now)
+
+    def uow(self) -> SqlUnitOfWork:
+        """A fresh unit of work on this app's database."""
+        return SqlUnitOfWork(self.engine)
+
+    @property
+    def vault(self) -> CodeVault:
+        """The code vault under the current key ring."""
+        return CodeVault(self.keyring)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = utc_now,
+) -> App:
+    """Build the app; migrate an empty database to head unless ``migrate`` is false.
+
+    Raises StorageError if the database is behind this version, KeyMaterialError if the
+    keys are unreadable.
+    """
+    env = os.environ if environ is None else environ
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    if migrate:
+        ensure_schema(engine)
+    keyring = load_keyring(settings.home, env)
+    return App(settings=settings, engine=engine, keyring=keyring, clock=clock)
+
+
+def start_key_rotation(app: App) -> CodeVault:
+    """Make new current keys (key file) or take the environment's current ones.
+
+    With a key file, one new lookup key and one new data key are written to it (old keys
+    kept, so everything stays readable); with environment keys, the operator has already
+    listed the new keys first. Returns the vault that re-seals under the current keys.
+    """
+    if app.keyring.source != "environment":
+        path = key_file_path(app.settings.home, os.environ)
+        app.keyring = app.keyring.with_new_keys()
+        save_keyring(path, app.keyring)
+    return app.vault
+
+
+def finish_key_rotation(app: App) -> None:
+    """Drop the old keys from the key file once nothing refers to them."""
+    if app.keyring.source != "environment":
+        app.keyring = app.keyring.only_current()
+        save_keyring(key_file_path(app.settings.home, os.environ), app.keyring)
+
+
+def upgrade_database(settings: Settings) -> dict[str, str | None]:
+    """Apply every migration; return the revision reached."""
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        return {"current": current_revision(engine), "head": head_revision()}
+    finally:
+        engine.dispose()
+
+
+def database_status(settings: Settings) -> dict[str, str | None]:
+    """The database's revision and this version's head, without changing anything."""
+    engine = make_engine(settings.database_url)
+    try:
+        return {"current": current_revision(engine), "head": head_revision()}
+    finally:
+        engine.dispose()

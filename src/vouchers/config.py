@@ -1,0 +1,66 @@
+"""Settings: where the data lives, which database to use and who is acting.
+
+Everything is read once from the environment (or given explicitly by an entry point's
+flags) into a frozen ``Settings``; nothing else in the package reads ``os.environ``
+except the key loader, which needs the raw key variables.
+
+* ``VOUCHERS_HOME``: the data directory (SQLite file, key file); default ``./vouchers-data``.
+* ``VOUCHERS_DATABASE_URL``: a SQLAlchemy URL (``sqlite:///…`` or
+  ``postgresql+psycopg://…``); default the SQLite file ``vouchers.db`` in the home.
+* ``VOUCHERS_USER``: the acting staff identity for the CLI; default the OS user.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = "vouchers-data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Operator-level configuration of one installation."""
+
+    home: Path
+    database_url: str
+    actor: str
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        home: str | Path | None = None,
+        database_url: str | None = None,
+        actor: str | None = None,
+    ) -> Settings:
+        """Build settings from explicit values first, then the environment, then defaults."""
+        env = os.environ if environ is None else environ
+        home_path = Path(home or env.get("VOUCHERS_HOME") or DEFAULT_HOME).expanduser().absolute()
+        url = database_url or env.get("VOUCHERS_DATABASE_URL") or sqlite_url(home_path)
+        who = actor or env.get("VOUCHERS_USER") or _os_user()
+        return cls(home=home_path, database_url=normalise_database_url(url), actor=who)
+
+
+def sqlite_url(home: Path) -> str:
+    """The URL of the embedded default database inside ``home``."""
+    return f"sqlite:///{home / 'vouchers.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual ``postgres://`` and ``postgresql://`` spellings; use psycopg 3."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in a bare container
+        return "operator"

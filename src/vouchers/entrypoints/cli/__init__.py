@@ -1,0 +1,1 @@
+"""The ``vouchers`` command line (Typer), one sub-app per feature."""

@@ -1,0 +1,105 @@
+"""What every command shares: the settings from global options, the app built lazily,
+the acting user, and error rendering (one line on stderr, a stable exit code)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from vouchers import errors
+from vouchers.bootstrap import App, bootstrap
+from vouchers.config import Settings
+
+# One exit code per error class, documented in docs/cli.md.
+EXIT_CODES: tuple[tuple[type[errors.VouchersError], int], ...] = (
+    (errors.ValidationError, 2),
+    (errors.NotFoundError, 3),
+    (errors.ConflictError, 4),
+    (errors.InvalidTransitionError, 5),
+    (errors.KeyMaterialError, 6),
+    (errors.StorageError, 7),
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    """Set by the root callback; commands reach it through ``ctx.obj``."""
+
+    settings: Settings
+    _app: App | None = field(default=None, repr=False)
+
+    def app(self) -> App:
+        if self._app is None:
+            self._app = bootstrap(self.settings)
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The CLI state of the running command."""
+    root = ctx.find_root()
+    assert isinstance(root.obj, CliState)
+    return root.obj
+
+
+def fail(message: str, code: int = 1, *, as_json: bool = False, kind: str = "error") -> NoReturn:
+    """Print one readable error line (and a JSON error object under --json) and exit."""
+    if as_json:
+        print(json.dumps({"error": {"type": kind, "message": message}}))
+    err_console.print(f"vouchers: error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def handled(*, as_json: bool = False) -> Iterator[None]:
+    """Turn a VouchersError raised inside into one error line and its exit code."""
+    try:
+        yield
+    except errors.VouchersError as exc:
+        code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)
+        fail(exc.message, code, as_json=as_json, kind=exc.code)
+
+
+def emit(data: Any, *, as_json: bool, human: Callable[[], None]) -> None:
+    """Print ``data`` as JSON under --json, otherwise call ``human`` to render it."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    else:
+        human()
+
+
+@contextmanager
+def progress_bar(description: str, *, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar; yields the (done, total) callback services take."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

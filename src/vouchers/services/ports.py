@@ -1,0 +1,147 @@
+"""What services need from the outside world, as protocols adapters implement.
+
+Services depend on these and nothing else: a unit of work with repositories, a code vault
+for secrets, and a clock. Tests can pass fakes; production passes the SQL adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from vouchers.domain.lots import Lot
+from vouchers.domain.voucher_types import VoucherType
+from vouchers.domain.vouchers import Voucher, VoucherState
+
+Clock = Callable[[], datetime]
+Progress = Callable[[int, int], None]
+"""Called with (done, total) as long work advances."""
+
+
+@dataclass(frozen=True)
+class NewVouchers:
+    """A chunk of freshly generated vouchers for one lot, numbered from ``first_number``."""
+
+    lot: Lot
+    first_number: int
+    state: VoucherState
+    digests: Sequence[bytes]
+    ciphertexts: Sequence[bytes]
+    tails: Sequence[str]
+    lookup_key_id: int
+    data_key_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    """A voucher's secret material as stored, for reveal, export and key rotation."""
+
+    number: int
+    ciphertext: bytes
+    data_key_id: int
+    lookup_key_id: int
+
+
+class CodeVault(Protocol):
+    """Seals codes into lookup digests and ciphertexts, and opens ciphertexts."""
+
+    lookup_key_id: int
+    data_key_id: int
+
+    def digest(self, code: str) -> bytes: ...
+
+    def digests(self, code: str) -> list[bytes]: ...
+
+    def seal(self, number: int, code: str) -> bytes: ...
+
+    def seal_many(
+        self, first_number: int, codes: Sequence[str]
+    ) -> tuple[list[bytes], list[bytes]]: ...
+
+    def open(self, number: int, ciphertext: bytes, key_id: int) -> str: ...
+
+
+class VoucherTypeRepository(Protocol):
+    def add(self, voucher_type: VoucherType) -> VoucherType:
+        """Store a new type and return it with its id; raises DuplicateError."""
+        ...
+
+    def get(self, ref: int | str) -> VoucherType:
+        """By id or alternative code; raises VoucherTypeNotFoundError."""
+        ...
+
+    def list(self) -> list[VoucherType]: ...
+
+
+class LotRepository(Protocol):
+    def add(self, lot: Lot) -> Lot:
+        """Store a new lot and return it with its id; raises DuplicateError."""
+        ...
+
+    def get(self, ref: int | str, *, for_update: bool = False) -> Lot:
+        """By id or alternative code, optionally locked; raises LotNotFoundError."""
+        ...
+
+    def list(self, *, type_id: int | None = None) -> list[Lot]: ...
+
+    def record_generated(self, lot_id: int, count: int, *, posted_at: datetime | None) -> None:
+        """Add ``count`` to the generated count; post the lot when ``posted_at`` is given."""
+        ...
+
+
+class VoucherRepository(Protocol):
+    def add_generated(self, chunk: NewVouchers) -> list[int]:
+        """Insert a chunk; return the offsets of rows refused because their digest exists."""
+        ...
+
+    def get(self, number: int) -> Voucher:
+        """Raises VoucherNotFoundError."""
+        ...
+
+    def find_by_digests(self, digests: Sequence[bytes]) -> Voucher | None: ...
+
+    def list(self, *, lot_id: int | None = None, after: int = 0, limit: int = 100) -> list[Voucher]:
+        """Vouchers in number order after ``after`` (keyset pagination)."""
+        ...
+
+    def count(self, *, lot_id: int | None = None) -> int: ...
+
+    def secrets_not_under(
+        self, lookup_key_id: int, data_key_id: int, *, after: int, limit: int
+    ) -> list[SealedSecret]:
+        """Secrets sealed under other keys than these, in number order after ``after``."""
+        ...
+
+    def reseal(self, rows: Sequence[tuple[int, bytes, int, bytes, int]]) -> None:
+        """Replace (number, digest, lookup key id, ciphertext, data key id) of each row."""
+        ...
+
+
+class CounterRepository(Protocol):
+    def allocate(self, name: str, count: int) -> int:
+        """Reserve ``count`` consecutive values of a counter; return the first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction; ``with uow:`` begins it, ``commit()`` ends it, leaving rolls back."""
+
+    voucher_types: VoucherTypeRepository
+    lots: LotRepository
+    vouchers: VoucherRepository
+    counters: CounterRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
