@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from vouchers.adapters.db.engine import make_engine
+from vouchers.adapters.db.engine import make_engine, storage_errors
 from vouchers.adapters.db.migrate import current_revision, ensure_schema, head_revision, upgrade
 from vouchers.adapters.db.unit_of_work import SqlUnitOfWork
 from vouchers.adapters.keys import CodeVault, KeyRing, key_file_path, load_keyring, save_keyring
@@ -62,10 +62,11 @@ def bootstrap(
     keys are unreadable.
     """
     env = os.environ if environ is None else environ
-    settings.home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    if migrate:
-        ensure_schema(engine)
+    with storage_errors(settings.database_url):
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url)
+        if migrate:
+            ensure_schema(engine)
     keyring = load_keyring(settings.home, env)
     return App(settings=settings, engine=engine, keyring=keyring, clock=clock)
 
@@ -93,18 +94,20 @@ def finish_key_rotation(app: App) -> None:
 
 def upgrade_database(settings: Settings) -> dict[str, str | None]:
     """Apply every migration; return the revision reached."""
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        return {"current": current_revision(engine), "head": head_revision()}
-    finally:
-        engine.dispose()
+    with storage_errors(settings.database_url):
+        engine = make_engine(settings.database_url)
+        try:
+            upgrade(engine)
+            return {"current": current_revision(engine), "head": head_revision()}
+        finally:
+            engine.dispose()
 
 
 def database_status(settings: Settings) -> dict[str, str | None]:
     """The database's revision and this version's head, without changing anything."""
-    engine = make_engine(settings.database_url)
-    try:
-        return {"current": current_revision(engine), "head": head_revision()}
-    finally:
-        engine.dispose()
+    with storage_errors(settings.database_url):
+        engine = make_engine(settings.database_url)
+        try:
+            return {"current": current_revision(engine), "head": head_revision()}
+        finally:
+            engine.dispose()

@@ -47,6 +47,13 @@ _SERVER_OPTIONS = (
     "-c full_page_writes=off",
     "-c max_connections=200",
 )
+# Benchmarks measure a durable server: fsync and synchronous commit stay on.
+DURABLE_SERVER_OPTIONS = (
+    "-c listen_addresses=127.0.0.1",
+    "-c max_connections=200",
+    "-c shared_buffers=1GB",
+    "-c max_wal_size=8GB",
+)
 _PORT_ATTEMPTS = 5
 
 
@@ -136,7 +143,9 @@ class PostgresServer:
         return cls(admin_url, bin_dir=find_postgres_bin())
 
     @classmethod
-    def start(cls, bin_dir: Path | None = None) -> PostgresServer:
+    def start(
+        cls, bin_dir: Path | None = None, *, options: Sequence[str] = _SERVER_OPTIONS
+    ) -> PostgresServer:
         """initdb and start a throwaway cluster; raise PostgresError if that fails."""
         bin_dir = bin_dir or find_postgres_bin()
         if bin_dir is None:
@@ -156,7 +165,7 @@ class PostgresServer:
         atexit.register(server.stop)  # in case the session dies before its teardown
         try:
             server._initdb()
-            server._pg_ctl_start()
+            server._pg_ctl_start(options)
         except BaseException:
             server.stop()
             raise
@@ -311,12 +320,12 @@ class PostgresServer:
         if result.returncode != 0:
             raise PostgresError(f"initdb failed ({result.returncode}):\n{result.stderr}")
 
-    def _pg_ctl_start(self) -> None:
+    def _pg_ctl_start(self, server_options: Sequence[str]) -> None:
         assert self._base_dir is not None
         log = self._base_dir / "server.log"
         for _ in range(_PORT_ATTEMPTS):
             port = _free_port()
-            options = " ".join([f"-p {port}", f"-k {self._base_dir}", *_SERVER_OPTIONS])
+            options = " ".join([f"-p {port}", f"-k {self._base_dir}", *server_options])
             log_size = log.stat().st_size if log.exists() else 0
             result = self._run_server_binary(
                 [

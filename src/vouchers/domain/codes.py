@@ -75,6 +75,8 @@ class Alphabet:
 
     def __post_init__(self) -> None:
         symbols = self.symbols
+        if not isinstance(symbols, str):
+            raise CodeFormatError("alphabet symbols are a string")
         if not 10 <= len(symbols) <= 256:
             raise CodeFormatError(f"an alphabet has 10 to 256 symbols, not {len(symbols)}")
         if len(set(symbols)) != len(symbols):
@@ -87,7 +89,9 @@ class Alphabet:
         if symbols != symbols.upper():
             raise CodeFormatError("alphabet symbols are upper case; typed input is upper-cased")
         for typed, meant in self.aliases.items():
-            if len(typed) != 1 or typed in symbols or meant not in symbols:
+            if len(typed) != 1 or typed != typed.upper() or typed in symbols + _SEPARATORS:
+                raise CodeFormatError(f"alias {typed!r} is not an upper-case non-symbol")
+            if meant not in symbols:
                 raise CodeFormatError(f"alias {typed!r} → {meant!r} does not map onto a symbol")
         object.__setattr__(self, "aliases", MappingProxyType(dict(self.aliases)))
 
@@ -270,6 +274,15 @@ def damm_order_supported(n: int) -> bool:
     return n == 10 or n % 2 == 1 or n % 4 == 0
 
 
+def damm_table(n: int) -> tuple[tuple[int, ...], ...]:
+    """The quasigroup behind :attr:`CheckMethod.DAMM` for ``n`` symbols, as a table:
+    ``table[interim][value]`` is the next interim value. Raises :class:`CodeFormatError`
+    when :func:`damm_order_supported` says no."""
+    if not 10 <= n <= 256 or not damm_order_supported(n):
+        raise CodeFormatError(f"no Damm quasigroup here for {n} symbols; use luhn_mod_n")
+    return _Damm.cached(n).table
+
+
 class _Damm:
     """Damm's algorithm over a weakly totally anti-symmetric quasigroup of order n: the
     interim value runs through the table, the check value brings it to 0. It detects every
@@ -298,6 +311,11 @@ class _Damm:
         self._mod_m = _table(lambda b: b % self.m)
         self._u_tables: dict[int, bytes] = {}
         self._w_tables: dict[int, bytes] = {}
+
+    @staticmethod
+    @functools.cache
+    def cached(n: int) -> _Damm:
+        return _Damm(n)
 
     def _op(self, x: int, y: int) -> int:
         m = self.m
@@ -355,7 +373,7 @@ class _Damm:
 
 @functools.cache
 def _checker(n: int, method: CheckMethod) -> _LuhnModN | _Damm:
-    return _Damm(n) if method is CheckMethod.DAMM else _LuhnModN(n)
+    return _Damm.cached(n) if method is CheckMethod.DAMM else _LuhnModN(n)
 
 
 def _percent(probability: float) -> str:
@@ -397,6 +415,8 @@ class CodeFormat:
             raise CodeFormatError("a group size is a whole number")
         if not 0 <= self.group_size <= 16:
             raise CodeFormatError(f"a display group has 0 to 16 characters, not {self.group_size}")
+        if not isinstance(self.prefix, str):
+            raise CodeFormatError("a prefix is text")
         prefix = self.alphabet.normalize(self.prefix)
         if len(prefix) > MAX_PREFIX:
             raise CodeFormatError(f"a prefix has at most {MAX_PREFIX} characters")
@@ -534,6 +554,11 @@ class CodeFormat:
     def generate(self, count: int, randbytes: Callable[[int], bytes] = os.urandom) -> list[str]:
         """Return ``count`` distinct canonical codes (prefix + secret + check character).
 
+        Repeats are removed and redrawn whenever the chance of one in the batch exceeds
+        2**-32 (the birthday bound count²/2S); below that, as for the default format up to
+        some 20 million codes, the batch is not searched for a needle that is not there and
+        storage's unique index is the guard, as it must be anyway against stored codes.
+
         Secret symbols are uniform: bytes map onto the alphabet directly when its size
         divides 256, otherwise bytes past the largest multiple of the size are dropped and
         drawn again (rejection sampling). All randomness comes from ``randbytes`` (the
@@ -548,6 +573,11 @@ class CodeFormat:
             raise CodeSpaceExhaustedError(
                 f"{self._describe()} allow only {self.space:,} distinct codes, not {count:,}"
             )
+        if count * (count - 1) << 31 < self.space:
+            drawn: list[str] = []
+            for start in range(0, count, _CHUNK):
+                drawn += self._draw(min(_CHUNK, count - start), randbytes)
+            return drawn
         codes: dict[str, None] = {}
         stale_rounds = 0
         while len(codes) < count:

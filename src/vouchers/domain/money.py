@@ -72,6 +72,9 @@ def currency(code: str | Currency) -> Currency:
     return _lookup(code.upper())
 
 
+_currency = currency  # for methods whose ``currency`` parameter shadows the function
+
+
 def _exact_minor(value: Decimal, unit: Currency) -> int:
     """Convert a major-unit decimal to minor units, refusing anything that would round."""
     if not value.is_finite():
@@ -140,14 +143,14 @@ class Money:
         return cls(_number(match, unit), unit)
 
     @classmethod
-    def of(cls, amount: str | int | Decimal, currency_: str | Currency) -> Money:
+    def of(cls, amount: str | int | Decimal, currency: str | Currency) -> Money:
         """Build money from an amount in major units: ``Money.of("12.50", "EUR")``,
         ``Money.of(1000, "JPY")``, ``Money.of(Decimal("1.5"), "KWD")``.
 
         Raises :class:`AmountError` for a float, a non-finite decimal, unparsable text or
         more decimals than the currency has; :class:`CurrencyError` for an unknown currency.
         """
-        unit = currency(currency_)
+        unit = _currency(currency)
         if isinstance(amount, bool) or not isinstance(amount, str | int | Decimal):
             raise AmountError(
                 f"an amount is text, an int or a Decimal, not {type(amount).__name__}"
@@ -162,9 +165,9 @@ class Money:
         return cls(_exact_minor(amount, unit), unit)
 
     @classmethod
-    def zero(cls, currency_: str | Currency) -> Money:
-        """Nothing, in ``currency_``. Raises :class:`CurrencyError` for an unknown currency."""
-        return cls(0, currency(currency_))
+    def zero(cls, currency: str | Currency) -> Money:
+        """Nothing, in ``currency``. Raises :class:`CurrencyError` for an unknown currency."""
+        return cls(0, _currency(currency))
 
     @property
     def amount(self) -> Decimal:

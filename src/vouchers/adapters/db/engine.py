@@ -8,11 +8,16 @@ begin deferred and never block writers. PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from vouchers.errors import StorageError
 
 READ_ONLY = "vouchers_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -57,3 +62,18 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 def is_sqlite(engine: Engine) -> bool:
     """True for the embedded database."""
     return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def storage_errors(url: str) -> Iterator[None]:
+    """Translate failures to set up or reach the database into one-line StorageErrors."""
+    where = make_url(url).render_as_string(hide_password=True)
+    try:
+        yield
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise StorageError(f"cannot use database URL {where}: {exc}") from exc
+    except OSError as exc:
+        raise StorageError(f"cannot create the database at {where}: {exc.strerror}") from exc
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StorageError(f"database {where}: {reason}") from exc

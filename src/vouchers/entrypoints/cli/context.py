@@ -61,7 +61,7 @@ def fail(message: str, code: int = 1, *, as_json: bool = False, kind: str = "err
     """Print one readable error line (and a JSON error object under --json) and exit."""
     if as_json:
         print(json.dumps({"error": {"type": kind, "message": message}}))
-    err_console.print(f"vouchers: error: {message}", markup=False, highlight=False)
+    sys.stderr.write(f"vouchers: error: {message}\n")
     raise typer.Exit(code)
 
 
@@ -86,7 +86,8 @@ def emit(data: Any, *, as_json: bool, human: Callable[[], None]) -> None:
 @contextmanager
 def progress_bar(description: str, *, enabled: bool) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar; yields the (done, total) callback services take."""
-    if not enabled:
+    # Off a terminal a stopped bar still leaves a blank line on stderr, before an error line.
+    if not enabled or not err_console.is_terminal:
         yield lambda done, total: None
         return
     with Progress(

@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+
+# Typer vendors Click; its usage errors are raised as these when standalone mode is off.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from vouchers.config import Settings
 from vouchers.entrypoints.cli import db, demo, keys, lots, types, vouchers
-from vouchers.entrypoints.cli.context import CliState, err_console
+from vouchers.entrypoints.cli.context import CliState
 
 app = typer.Typer(
     name="vouchers",
@@ -55,15 +57,18 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; usage errors become one line and exit code 2."""
+    """Run the CLI; every error ends as one line on stderr and a non-zero exit code."""
     try:
-        app(args=argv, prog_name="vouchers", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        result = app(args=argv, prog_name="vouchers", standalone_mode=False)
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("vouchers: aborted", markup=False)
+    except typer.Abort:
+        sys.stderr.write("vouchers: aborted\n")
         sys.exit(130)
-    except click.ClickException as exc:
-        err_console.print(f"vouchers: error: {exc.format_message()}", markup=False)
+    except NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.format_message() + "\n")
+        sys.exit(2)
+    except ClickException as exc:
+        sys.stderr.write(f"vouchers: error: {exc.format_message()}\n")
         sys.exit(exc.exit_code)
-    sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -152,7 +152,7 @@ def _print_type(data: dict[str, object]) -> None:
     assert isinstance(fmt, dict)
     console.print(
         f"[bold]{data['alternative_code']}[/] {data['name']} ({data['kind']}, "
-        f"{data['value'] or 'variable value'} {data['currency']})"
+        f"{data['value'] or 'variable value ' + str(data['currency'])})"
     )
     console.print(
         f"codes like {fmt['example']}: {fmt['entropy_bits']} bits of entropy; "
