@@ -32,14 +32,14 @@ from sqlalchemy import MetaData, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.postgres import DURABLE_SERVER_OPTIONS, PostgresServer  # noqa: E402
-from vouchers.adapters.db import schema  # noqa: E402
-from vouchers.adapters.db.engine import make_engine  # noqa: E402
-from vouchers.bootstrap import bootstrap  # noqa: E402
-from vouchers.config import Settings  # noqa: E402
-from vouchers.domain.money import currency  # noqa: E402
-from vouchers.domain.voucher_types import VoucherType  # noqa: E402
-from vouchers.services import lots, voucher_types  # noqa: E402
+from support.postgres import DURABLE_SERVER_OPTIONS, PostgresServer
+from vouchers.adapters.db import schema
+from vouchers.adapters.db.engine import make_engine
+from vouchers.bootstrap import bootstrap
+from vouchers.config import Settings
+from vouchers.domain.money import currency
+from vouchers.domain.voucher_types import VoucherType
+from vouchers.services import lots, voucher_types
 
 TARGETS = {"sqlite": 2.5, "postgresql": 1.5}
 RSS_TARGET_MB = 300
@@ -49,18 +49,49 @@ def run_generation(url: str, home: Path, count: int) -> dict[str, float]:
     """Child process: create a type and a lot, time its generation."""
     app = bootstrap(Settings.from_env({}, home=home, database_url=url, actor="bench"), environ={})
     voucher_types.create_voucher_type(
-        VoucherType(alternative_code="BENCH", name="Bench", currency=currency("EUR"), value_minor=5000),
+        VoucherType(
+            alternative_code="BENCH", name="Bench", currency=currency("EUR"), value_minor=5000
+        ),
         uow=app.uow(),
         clock=app.clock,
         actor="bench",
     )
     lot = lots.create_lot("BENCH", count=count, uow=app.uow(), clock=app.clock, actor="bench")
     start = time.perf_counter()
-    lots.generate_lot(lot.alternative_code, uow=app.uow(), vault=app.vault, clock=app.clock)
-    seconds = time.perf_counter() - start
+    with app.worker_pool() as pool:
+        lots.generate_lot(
+            lot.alternative_code, uow=app.uow(), vault=app.vault, clock=app.clock, executor=pool
+        )
+        seconds = time.perf_counter() - start
+        helpers = descendants_peak_rss_mb()
     app.close()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "rss_mb": rss_mb}
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # An upper bound: every process's own peak, added up as if they peaked together.
+    return {"seconds": seconds, "rss_mb": own + helpers, "main_mb": own, "helpers_mb": helpers}
+
+
+def descendants_peak_rss_mb() -> float:
+    """Sum of the peak RSS (VmHWM) of every live descendant process (worker pool, fork server)."""
+    parents: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        parents[int(fields["Pid"])] = int(fields["PPid"])
+    ours, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - ours
+        ours |= frontier
+    total_kib = 0
+    for pid in ours:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total_kib += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kib / 1024
 
 
 def duplicate_digests(url: str) -> tuple[int, int]:

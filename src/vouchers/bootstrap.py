@@ -6,8 +6,11 @@ nothing connects to a database at import time.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,6 +22,9 @@ from vouchers.adapters.db.unit_of_work import SqlUnitOfWork
 from vouchers.adapters.keys import CodeVault, KeyRing, key_file_path, load_keyring, save_keyring
 from vouchers.config import Settings
 from vouchers.services.ports import Clock
+
+MAX_WORKERS = 4
+WORKER_MODULES = ("vouchers.services.lots", "vouchers.adapters.keys")
 
 
 def utc_now() -> datetime:
@@ -47,6 +53,20 @@ class App:
     def close(self) -> None:
         """Release database connections."""
         self.engine.dispose()
+
+    @contextmanager
+    def worker_pool(self) -> Iterator[Executor]:
+        """Worker processes for CPU-heavy service work (sealing codes), one core left free.
+
+        Workers come from a fork server that has loaded only the service code they run,
+        so they never inherit database connections or this process's memory; they start
+        on first use, so a pool that is never used costs nothing.
+        """
+        workers = max(1, min(MAX_WORKERS, (os.cpu_count() or 2) - 1))
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(WORKER_MODULES))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield pool
 
 
 def bootstrap(

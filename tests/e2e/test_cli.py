@@ -305,11 +305,6 @@ def test_a_database_url_nothing_can_open_is_refused_with_exit_7(
     assert json.loads(result.stdout)["error"]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="storage_errors() parses the URL outside its try (src/vouchers/adapters/db/"
-    "engine.py:70), so SQLAlchemy's ArgumentError escapes as a traceback",
-)
 def test_a_database_url_that_is_not_a_url_is_refused_with_exit_7(
     sqlite_cli: Cli, error_line: ErrorLine
 ) -> None:

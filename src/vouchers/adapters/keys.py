@@ -107,6 +107,10 @@ class CodeVault:
         self._aead = AESGCM(ring.data_keys[ring.current_data_id])
         self._aeads = {key_id: AESGCM(key) for key_id, key in ring.data_keys.items()}
 
+    def __reduce__(self) -> tuple[type[CodeVault], tuple[KeyRing]]:
+        # Ciphers do not pickle; a vault sent to a worker process is rebuilt from its ring.
+        return (CodeVault, (self.ring,))
+
     def digest(self, code: str) -> bytes:
         """The lookup digest of a canonical code under the current lookup key."""
         return hmac.digest(self._lookup_key, code.encode(), hashlib.sha256)

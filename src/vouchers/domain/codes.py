@@ -98,6 +98,10 @@ class Alphabet:
     def __hash__(self) -> int:
         return hash((self.name, self.symbols, tuple(sorted(self.aliases.items()))))
 
+    def __reduce__(self) -> tuple[type[Alphabet], tuple[str, str, dict[str, str]]]:
+        # The read-only aliases view does not pickle; worker processes get a plain copy.
+        return (Alphabet, (self.name, self.symbols, dict(self.aliases)))
+
     @property
     def size(self) -> int:
         """How many symbols the alphabet has."""

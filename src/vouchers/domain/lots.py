@@ -1,10 +1,12 @@
 """Lots: batches of vouchers created together.
 
 A lot takes its type, value and validity from what the operator asked for and its type's
-defaults; its vouchers copy those values when they are generated. A lot is ``draft`` until
-generation has written every one of its vouchers, and only then ``posted``; a generation
-that stopped half-way leaves a draft lot with ``generated_count < count``, which the next
-run continues.
+defaults; its vouchers copy those values when they are generated. A lot is ``draft``
+until generation has written every one of its vouchers, and only then ``posted``; a
+generation that stopped half-way leaves a draft lot with ``generated_count < count``,
+which the next run continues. When generation first starts, the lot reserves one
+contiguous block of voucher numbers (from ``first_number``), so its vouchers are
+numbered without gaps even when generation is interrupted and resumed.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Lot:
     description: str = ""
     state: LotState = LotState.DRAFT
     generated_count: int = 0
+    first_number: int | None = None
     id: int | None = None
     created_at: datetime | None = None
     created_by: str | None = None
@@ -59,6 +62,12 @@ class Lot:
         if self.prefix is None:
             return voucher_type.code_format
         return dataclasses.replace(voucher_type.code_format, prefix=self.prefix)
+
+    def require_id(self) -> int:
+        """The id of a stored lot; raises ValidationError for one never saved."""
+        if self.id is None:
+            raise ValidationError(f"lot {self.alternative_code} has not been saved")
+        return self.id
 
     def ensure_generatable(self) -> None:
         """Raises InvalidTransitionError unless generation may (continue to) run."""

@@ -3,21 +3,32 @@
 Generation writes vouchers in chunks, each in its own transaction together with the
 lot's generated count, so a crash loses at most the chunk in flight and the next run
 continues where the last committed chunk ended. The lot becomes ``posted`` in the same
-transaction as its last chunk: a lot that looks posted is always complete.
+transaction as its last chunk: a lot that looks posted is always complete. Chunks keep
+the database's write lock short, so redemptions on SQLite wait at most one chunk.
+
+Drawing and sealing codes (CSPRNG, HMAC, AES-GCM) is CPU work that needs no database: with
+an executor it runs in worker processes, a few chunks ahead of the writer.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from datetime import datetime
 
+from vouchers.domain.codes import CodeFormat
 from vouchers.domain.lots import Lot, new_lot
 from vouchers.domain.vouchers import VoucherState, code_tail
-from vouchers.errors import CodeSpaceExhaustedError
+from vouchers.errors import CodeSpaceExhaustedError, ConflictError
 from vouchers.services.ports import Clock, CodeVault, NewVouchers, Progress, UnitOfWork
 
 GENERATION_CHUNK = 50_000
+# Chunks sealed ahead of the one being written, when an executor seals in parallel.
+_PIPELINE_DEPTH = 3
 MAX_COLLISION_ROUNDS = 20
 # A format may be filled to this fraction of its space; beyond it, collisions make
 # generation slow and guessing easy.
@@ -87,90 +98,156 @@ def generate_lot(
     clock: Clock,
     progress: Progress | None = None,
     chunk_size: int = GENERATION_CHUNK,
+    executor: Executor | None = None,
     randbytes: Callable[[int], bytes] = os.urandom,
 ) -> Lot:
     """Generate every remaining voucher of a draft lot, then post it.
 
-    ``randbytes`` is the random source (the operating system's CSPRNG; tests may pass a
-    deterministic one).
-
-    Raises InvalidTransitionError for a posted lot, CodeSpaceExhaustedError when the
-    format cannot hold more distinct codes.
+    Codes are drawn and sealed chunk by chunk; with an ``executor`` (a process pool) the
+    next chunks are sealed in other processes while this one writes the current chunk.
+    ``randbytes`` is the random source: the operating system's CSPRNG (tests may pass a
+    deterministic one, without an executor). Raises InvalidTransitionError for a posted
+    lot, ConflictError if another generation of the lot runs at the same time, and
+    CodeSpaceExhaustedError when the format cannot hold more distinct codes.
     """
-    with uow:
-        lot = uow.lots.get(ref)
-        lot.ensure_generatable()
-        voucher_type = uow.voucher_types.get(lot.type_id)
-    code_format = lot.code_format(voucher_type)
-    state = VoucherState.ACTIVATED if voucher_type.auto_activate else VoucherState.DRAFT
-    lot_id = lot.id
-    assert lot_id is not None
-    while True:
-        with uow:
-            lot = uow.lots.get(lot_id, for_update=True)
-            lot.ensure_generatable()
-            size = min(chunk_size, lot.remaining)
-            now = clock()
-            first = uow.counters.allocate("voucher", size) if size else 0
-            codes = code_format.generate(size, randbytes)
-            offsets = list(range(size))
-            for _ in range(MAX_COLLISION_ROUNDS):
-                refused = _insert(uow, vault, lot, state, first, codes, offsets, now)
-                if not refused:
-                    break
-                fresh = iter(code_format.generate(len(refused), randbytes))
-                codes = list(codes)
-                for offset in refused:
-                    codes[offset] = next(fresh)
-                offsets = refused
-            else:
-                raise CodeSpaceExhaustedError(
-                    f"lot {lot.alternative_code}: too many codes of this format already exist"
-                )
-            done = lot.generated_count + size
-            posted_at = now if done == lot.count else None
-            uow.lots.record_generated(lot_id, size, posted_at=posted_at)
-            uow.commit()
+    plan = _start_generation(ref, uow=uow)
+    starts = range(plan.generated_count, plan.count, chunk_size)
+    submit = executor.submit if executor is not None and len(starts) > 1 else _run_now
+
+    def sealed(start: int) -> Future[SealedChunk]:
+        size = min(chunk_size, plan.count - start)
+        number = plan.first_number + start
+        return submit(seal_chunk, plan.code_format, vault, number, size, randbytes)
+
+    upcoming = iter(starts)
+    pending = deque(sealed(start) for start in itertools.islice(upcoming, _PIPELINE_DEPTH))
+    for start in starts:
+        chunk = pending.popleft().result()
+        following = next(upcoming, None)
+        if following is not None:
+            pending.append(sealed(following))
+        _write_chunk(uow, vault, plan, start, chunk, clock(), randbytes)
         if progress is not None:
-            progress(done, lot.count)
-        if posted_at is not None:
-            break
-    return get_lot(lot_id, uow=uow)
+            progress(start + len(chunk.digests), plan.count)
+    return get_lot(plan.lot_id, uow=uow)
 
 
-def _insert(
+@dataclass(frozen=True)
+class _GenerationPlan:
+    lot_id: int
+    count: int
+    generated_count: int
+    first_number: int
+    code_format: CodeFormat
+    state: VoucherState
+
+
+@dataclass(frozen=True)
+class SealedChunk:
+    """Vouchers numbered from ``first_number``, sealed and ready to write."""
+
+    first_number: int
+    digests: list[bytes]
+    ciphertexts: list[bytes]
+    tails: list[str]
+
+
+def seal_chunk(
+    code_format: CodeFormat,
+    vault: CodeVault,
+    first_number: int,
+    size: int,
+    randbytes: Callable[[int], bytes],
+) -> SealedChunk:
+    """Draw ``size`` codes and seal them; pure CPU work, safe to run in another process."""
+    codes = code_format.generate(size, randbytes)
+    digests, ciphertexts = vault.seal_many(first_number, codes)
+    return SealedChunk(first_number, digests, ciphertexts, [code_tail(c) for c in codes])
+
+
+def _start_generation(ref: int | str, *, uow: UnitOfWork) -> _GenerationPlan:
+    """Check the lot may be generated and reserve its block of numbers on the first run."""
+    with uow:
+        lot = uow.lots.get(ref, for_update=True)
+        lot.ensure_generatable()
+        lot_id = lot.require_id()
+        voucher_type = uow.voucher_types.get(lot.type_id)
+        first = lot.first_number
+        if first is None:
+            first = uow.counters.allocate("voucher", lot.count)
+            uow.lots.assign_numbers(lot_id, first)
+            uow.commit()
+    return _GenerationPlan(
+        lot_id=lot_id,
+        count=lot.count,
+        generated_count=lot.generated_count,
+        first_number=first,
+        code_format=lot.code_format(voucher_type),
+        state=VoucherState.ACTIVATED if voucher_type.auto_activate else VoucherState.DRAFT,
+    )
+
+
+def _write_chunk(
     uow: UnitOfWork,
     vault: CodeVault,
-    lot: Lot,
-    state: VoucherState,
-    first: int,
-    codes: list[str],
-    offsets: list[int],
+    plan: _GenerationPlan,
+    start: int,
+    chunk: SealedChunk,
     now: datetime,
-) -> list[int]:
-    """Insert the codes at ``offsets``; return the offsets refused as duplicates."""
-    if len(offsets) == len(codes):
-        batches = [(first, codes, offsets)]
-    else:  # retrying a few refused rows: each keeps its own number
-        batches = [(first + offset, [codes[offset]], [offset]) for offset in offsets]
-    refused: list[int] = []
-    for number, batch, batch_offsets in batches:
-        digests, ciphertexts = vault.seal_many(number, batch)
-        rejected = uow.vouchers.add_generated(
-            NewVouchers(
-                lot=lot,
-                first_number=number,
-                state=state,
-                digests=digests,
-                ciphertexts=ciphertexts,
-                tails=[code_tail(code) for code in batch],
-                lookup_key_id=vault.lookup_key_id,
-                data_key_id=vault.data_key_id,
-                created_at=now,
+    randbytes: Callable[[int], bytes],
+) -> None:
+    """Write one chunk and advance the lot in one transaction; redraw colliding codes."""
+    code_format, state = plan.code_format, plan.state
+    with uow:
+        lot = uow.lots.get(plan.lot_id, for_update=True)
+        lot.ensure_generatable()
+        if lot.generated_count != start:
+            raise ConflictError(f"lot {lot.alternative_code} is being generated by another run")
+        refused = uow.vouchers.add_generated(_new_vouchers(lot, chunk, state, vault, now))
+        numbers = [chunk.first_number + offset for offset in refused]
+        # A refused row keeps its number and gets a fresh code, until none collides.
+        for _ in range(MAX_COLLISION_ROUNDS):
+            if not numbers:
+                break
+            numbers = [
+                number
+                for number in numbers
+                if uow.vouchers.add_generated(
+                    _new_vouchers(
+                        lot, seal_chunk(code_format, vault, number, 1, randbytes), state, vault, now
+                    )
+                )
+            ]
+        if numbers:
+            raise CodeSpaceExhaustedError(
+                f"lot {lot.alternative_code}: too many codes of this format already exist"
             )
-        )
-        refused.extend(batch_offsets[i] for i in rejected)
-    return refused
+        size = len(chunk.digests)
+        done = start + size == lot.count
+        uow.lots.record_generated(plan.lot_id, size, posted_at=now if done else None)
+        uow.commit()
+
+
+def _new_vouchers(
+    lot: Lot, chunk: SealedChunk, state: VoucherState, vault: CodeVault, now: datetime
+) -> NewVouchers:
+    return NewVouchers(
+        lot=lot,
+        first_number=chunk.first_number,
+        state=state,
+        digests=chunk.digests,
+        ciphertexts=chunk.ciphertexts,
+        tails=chunk.tails,
+        lookup_key_id=vault.lookup_key_id,
+        data_key_id=vault.data_key_id,
+        created_at=now,
+    )
+
+
+def _run_now(function: Callable[..., SealedChunk], *args: object) -> Future[SealedChunk]:
+    future: Future[SealedChunk] = Future()
+    future.set_result(function(*args))
+    return future
 
 
 def _ensure_code_space(lot: Lot, space: int, adding: int) -> None:

@@ -88,6 +88,10 @@ class LotRepository(Protocol):
 
     def list(self, *, type_id: int | None = None) -> list[Lot]: ...
 
+    def assign_numbers(self, lot_id: int, first_number: int) -> None:
+        """Record the first number of the lot's reserved block of voucher numbers."""
+        ...
+
     def record_generated(self, lot_id: int, count: int, *, posted_at: datetime | None) -> None:
         """Add ``count`` to the generated count; post the lot when ``posted_at`` is given."""
         ...
@@ -104,10 +108,6 @@ class VoucherRepository(Protocol):
 
     def find_by_digests(self, digests: Sequence[bytes]) -> Voucher | None: ...
 
-    def list(self, *, lot_id: int | None = None, after: int = 0, limit: int = 100) -> list[Voucher]:
-        """Vouchers in number order after ``after`` (keyset pagination)."""
-        ...
-
     def count(self, *, lot_id: int | None = None) -> int: ...
 
     def secrets_not_under(
@@ -120,6 +120,10 @@ class VoucherRepository(Protocol):
         """Replace (number, digest, lookup key id, ciphertext, data key id) of each row."""
         ...
 
+    def list(self, *, lot_id: int | None = None, after: int = 0, limit: int = 100) -> list[Voucher]:
+        """Vouchers in number order after ``after`` (keyset pagination)."""
+        ...
+
 
 class CounterRepository(Protocol):
     def allocate(self, name: str, count: int) -> int:
@@ -130,10 +134,17 @@ class CounterRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction; ``with uow:`` begins it, ``commit()`` ends it, leaving rolls back."""
 
-    voucher_types: VoucherTypeRepository
-    lots: LotRepository
-    vouchers: VoucherRepository
-    counters: CounterRepository
+    @property
+    def voucher_types(self) -> VoucherTypeRepository: ...
+
+    @property
+    def lots(self) -> LotRepository: ...
+
+    @property
+    def vouchers(self) -> VoucherRepository: ...
+
+    @property
+    def counters(self) -> CounterRepository: ...
 
     def __enter__(self) -> Self: ...
 

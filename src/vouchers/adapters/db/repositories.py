@@ -6,6 +6,7 @@ the driver directly (``COPY`` on PostgreSQL, ``executemany`` on SQLite).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -128,6 +129,10 @@ class SqlLotRepository:
             query = query.where(t.c.type_id == type_id)
         return [_lot_from_row(row) for row in self._c.execute(query)]
 
+    def assign_numbers(self, lot_id: int, first_number: int) -> None:
+        t = schema.lots
+        self._c.execute(update(t).where(t.c.id == lot_id).values(first_number=first_number))
+
     def record_generated(self, lot_id: int, count: int, *, posted_at: Any | None) -> None:
         t = schema.lots
         values: dict[str, Any] = {"generated_count": t.c.generated_count + count}
@@ -173,7 +178,7 @@ class SqlVoucherRepository:
 
     def secrets_not_under(
         self, lookup_key_id: int, data_key_id: int, *, after: int, limit: int
-    ) -> list[SealedSecret]:
+    ) -> builtins.list[SealedSecret]:
         t = schema.vouchers
         query = (
             select(t.c.number, t.c.ciphertext, t.c.data_key_id, t.c.lookup_key_id)
@@ -237,7 +242,7 @@ _VOUCHER_COLUMNS = (
 )
 
 
-def _voucher_from_row(row: Row[Any]) -> Voucher:
+def _voucher_from_row(row: Any) -> Voucher:
     return Voucher(
         number=row.number,
         lot_id=row.lot_id,
@@ -326,7 +331,7 @@ def _lot_from_row(row: Row[Any]) -> Lot:
         id=row.id,
         alternative_code=row.alternative_code,
         type_id=row.type_id,
-        count=row.count,
+        count=row._mapping["count"],
         value_minor=row.value_minor,
         extra_value_minor=row.extra_value_minor,
         currency=row.currency,
@@ -336,6 +341,7 @@ def _lot_from_row(row: Row[Any]) -> Lot:
         description=row.description,
         state=LotState(row.state),
         generated_count=row.generated_count,
+        first_number=row.first_number,
         created_at=row.created_at,
         created_by=row.created_by,
         posted_at=row.posted_at,

@@ -121,6 +121,7 @@ lots = Table(
     Column("description", Text, nullable=False, default=""),
     Column("state", String(8), nullable=False),
     Column("generated_count", Integer, nullable=False, default=0),
+    Column("first_number", BigInteger),
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(100), nullable=False),
     Column("posted_at", UtcDateTime),

@@ -67,12 +67,13 @@ def demo(
         found = vouchers.list_vouchers(
             uow=app_.uow(), clock=app_.clock, lot_ref=lot.alternative_code
         )
-    data = {
+    rows = [render.voucher(view) for view in found]
+    data: dict[str, object] = {
         "home": str(cli.settings.home),
         "database_url": cli.settings.database_url,
         "voucher_type": render.voucher_type(voucher_type),
         "lot": render.lot(lot, DEMO_TYPE),
-        "vouchers": [render.voucher(view) for view in found],
+        "vouchers": rows,
     }
 
     def human() -> None:
@@ -82,7 +83,7 @@ def demo(
             f"{lot.state} with {lot.generated_count} vouchers:"
         )
         table = Table("number", "code", "state", "value", "expires")
-        for row in data["vouchers"]:
+        for row in rows:
             table.add_row(
                 str(row["number"]), row["code"], row["state"], row["value"], row["expires_at"]
             )

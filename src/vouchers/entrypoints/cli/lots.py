@@ -76,9 +76,15 @@ def generate(
     cli = state(ctx)
     with handled(as_json=as_json), progress_bar("generating", enabled=not as_json) as bar:
         app_ = cli.app()
-        lot = service.generate_lot(
-            _ref(ref), uow=app_.uow(), vault=app_.vault, clock=app_.clock, progress=bar
-        )
+        with app_.worker_pool() as pool:
+            lot = service.generate_lot(
+                _ref(ref),
+                uow=app_.uow(),
+                vault=app_.vault,
+                clock=app_.clock,
+                progress=bar,
+                executor=pool,
+            )
     data = render.lot(lot)
     emit(data, as_json=as_json, human=lambda: _print_lot(data))
 

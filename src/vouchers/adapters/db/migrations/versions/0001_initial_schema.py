@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("generated_count", sa.Integer(), nullable=False),
+        sa.Column("first_number", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=False),
         sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True),
