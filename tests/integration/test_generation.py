@@ -129,3 +129,25 @@ def test_a_lot_that_would_fill_too_much_of_its_code_space_is_refused(app: App) -
     make_type(app, code_format=CodeFormat(alphabet=DIGITS, length=6, allow_weak=True))
     with pytest.raises(CodeSpaceExhaustedError, match="code space"):
         lots.create_lot("PREM", count=20_000, uow=app.uow(), clock=app.clock, actor="alice")
+
+
+def test_generation_with_worker_processes_seals_the_same_way(app: App) -> None:
+    voucher_type = make_type(app)
+    lot = lots.create_lot("PREM", count=250, uow=app.uow(), clock=app.clock, actor="alice")
+    seen: list[int] = []
+    with app.worker_pool() as pool:
+        done = lots.generate_lot(
+            lot.alternative_code,
+            uow=app.uow(),
+            vault=app.vault,
+            clock=app.clock,
+            chunk_size=60,
+            executor=pool,
+            progress=lambda count, total: seen.append(count),
+        )
+    assert done.state is LotState.POSTED
+    assert seen == [60, 120, 180, 240, 250]
+    codes = clear_codes(app)
+    assert sorted(codes) == list(range(1, 251))
+    assert len(set(codes.values())) == 250
+    assert all(voucher_type.code_format.is_well_formed(code) for code in codes.values())

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from vouchers.domain.codes import CodeFormat
 from vouchers.domain.lots import Lot, new_lot
@@ -128,7 +129,7 @@ def generate_lot(
             pending.append(sealed(following))
         _write_chunk(uow, vault, plan, start, chunk, clock(), randbytes)
         if progress is not None:
-            progress(start + len(chunk.digests), plan.count)
+            progress(start + chunk.size, plan.count)
     return get_lot(plan.lot_id, uow=uow)
 
 
@@ -144,12 +145,38 @@ class _GenerationPlan:
 
 @dataclass(frozen=True)
 class SealedChunk:
-    """Vouchers numbered from ``first_number``, sealed and ready to write."""
+    """Vouchers numbered from ``first_number``, sealed and ready to write.
+
+    Digests, ciphertexts and tails travel packed end to end (every code of a format has
+    the same length, so each part has a fixed width): a chunk crosses from a worker
+    process as three objects instead of three per voucher.
+    """
 
     first_number: int
-    digests: list[bytes]
-    ciphertexts: list[bytes]
-    tails: list[str]
+    size: int
+    packed_digests: bytes
+    packed_ciphertexts: bytes
+    packed_tails: str
+
+    @property
+    def digests(self) -> list[bytes]:
+        return _split(self.packed_digests, self.size)
+
+    @property
+    def ciphertexts(self) -> list[bytes]:
+        return _split(self.packed_ciphertexts, self.size)
+
+    @property
+    def tails(self) -> list[str]:
+        return _split(self.packed_tails, self.size)
+
+
+_Packed = TypeVar("_Packed", bytes, str)
+
+
+def _split(packed: _Packed, count: int) -> list[_Packed]:
+    width = len(packed) // count
+    return [packed[i : i + width] for i in range(0, len(packed), width)]
 
 
 def seal_chunk(
@@ -162,7 +189,13 @@ def seal_chunk(
     """Draw ``size`` codes and seal them; pure CPU work, safe to run in another process."""
     codes = code_format.generate(size, randbytes)
     digests, ciphertexts = vault.seal_many(first_number, codes)
-    return SealedChunk(first_number, digests, ciphertexts, [code_tail(c) for c in codes])
+    return SealedChunk(
+        first_number,
+        size,
+        b"".join(digests),
+        b"".join(ciphertexts),
+        "".join(code_tail(code) for code in codes),
+    )
 
 
 def _start_generation(ref: int | str, *, uow: UnitOfWork) -> _GenerationPlan:
@@ -222,7 +255,7 @@ def _write_chunk(
             raise CodeSpaceExhaustedError(
                 f"lot {lot.alternative_code}: too many codes of this format already exist"
             )
-        size = len(chunk.digests)
+        size = chunk.size
         done = start + size == lot.count
         uow.lots.record_generated(plan.lot_id, size, posted_at=now if done else None)
         uow.commit()

@@ -8,6 +8,7 @@ offset so the service can draw new codes for them; nothing else is ever skipped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -86,24 +87,55 @@ def _rows(chunk: NewVouchers, convert: Callable[[Any], Any]) -> list[tuple[Any, 
 
 
 def _insert_sqlite(connection: Connection, chunk: NewVouchers) -> list[int]:
-    # Timestamps go in as the strings SQLAlchemy itself stores, formatted once per chunk:
-    # letting sqlite3 adapt a datetime per row costs more than the insert of the row.
+    # Everything but the number and the secret material is the same for the whole chunk:
+    # it goes into the statement once, as checked literals, so each row binds four values.
+    # Timestamps are written as the strings SQLAlchemy itself stores.
     stored_form = DATETIME().bind_processor(connection.dialect)  # type: ignore[no-untyped-call]
     assert stored_form is not None
 
     def to_db(value: datetime) -> str:
         return str(stored_form(value.astimezone(UTC).replace(tzinfo=None)))
 
-    rows = _rows(chunk, to_db)
-    placeholders = ", ".join("?" * len(COLUMNS))
+    lot = chunk.lot
+    constants = {
+        "lot_id": lot.id,
+        "type_id": lot.type_id,
+        "state": chunk.state.value,
+        "value_minor": lot.value_minor,
+        "extra_value_minor": lot.extra_value_minor,
+        "currency": lot.currency,
+        "effective_at": to_db(lot.effective_at),
+        "expires_at": to_db(lot.expires_at),
+        "lookup_key_id": chunk.lookup_key_id,
+        "data_key_id": chunk.data_key_id,
+        "created_at": to_db(chunk.created_at),
+    }
+    values = ", ".join(
+        "?" if name in _PER_ROW else _sqlite_literal(constants[name]) for name in COLUMNS
+    )
+    first, count = chunk.first_number, len(chunk.digests)
+    rows = list(zip(range(first, first + count), chunk.digests, chunk.ciphertexts, chunk.tails))
     result = connection.exec_driver_sql(
-        f"INSERT INTO vouchers ({', '.join(COLUMNS)}) VALUES ({placeholders}) "  # noqa: S608
+        f"INSERT INTO vouchers ({', '.join(COLUMNS)}) VALUES ({values}) "  # noqa: S608
         "ON CONFLICT (lookup_digest) DO NOTHING",
         rows,
     )
-    if result.rowcount == len(rows):
+    if result.rowcount == count:
         return []
-    return _missing_offsets(connection, chunk.first_number, len(rows))
+    return _missing_offsets(connection, first, count)
+
+
+_PER_ROW = ("number", "lookup_digest", "ciphertext", "code_tail")  # in COLUMNS order
+_SAFE_TEXT = re.compile(r"^[A-Za-z0-9 :._-]*$")
+
+
+def _sqlite_literal(value: object) -> str:
+    """An integer or a plain word as SQL; anything else is refused, never quoted blindly."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and _SAFE_TEXT.match(value):
+        return f"'{value}'"
+    raise ValueError(f"not a safe SQL literal: {value!r}")
 
 
 def _copy_postgres(connection: Connection, chunk: NewVouchers) -> list[int]:
