@@ -114,7 +114,8 @@ def _insert_sqlite(connection: Connection, chunk: NewVouchers) -> list[int]:
         "?" if name in _PER_ROW else _sqlite_literal(constants[name]) for name in COLUMNS
     )
     first, count = chunk.first_number, len(chunk.digests)
-    rows = list(zip(range(first, first + count), chunk.digests, chunk.ciphertexts, chunk.tails))
+    numbers = range(first, first + count)
+    rows = list(zip(numbers, chunk.digests, chunk.ciphertexts, chunk.tails, strict=True))
     result = connection.exec_driver_sql(
         f"INSERT INTO vouchers ({', '.join(COLUMNS)}) VALUES ({values}) "  # noqa: S608
         "ON CONFLICT (lookup_digest) DO NOTHING",
