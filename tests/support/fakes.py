@@ -172,6 +172,9 @@ class FakeLotRepository:
             if type_id is None or self._t.lots[i].type_id == type_id
         ]
 
+    def total_count(self, *, type_id: int) -> int:
+        return sum(lot.count for lot in self._t.lots.values() if lot.type_id == type_id)
+
     # An UPDATE that matches no row changes nothing and raises nothing: so do these two.
     def assign_numbers(self, lot_id: int, first_number: int) -> None:
         if (lot := self._t.lots.get(lot_id)) is not None:

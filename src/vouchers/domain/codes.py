@@ -145,7 +145,8 @@ def _tables(alphabet: Alphabet) -> _AlphabetTables:
     )
 
 
-DIGITS = Alphabet("digits", "0123456789")
+# Digits accept the letters people type for them on a printed card: O for 0, I and L for 1.
+DIGITS = Alphabet("digits", "0123456789", {"O": "0", "I": "1", "L": "1"})
 CROCKFORD = Alphabet(
     "crockford", "0123456789ABCDEFGHJKMNPQRSTVWXYZ", {"O": "0", "I": "1", "L": "1"}
 )

@@ -98,10 +98,15 @@ def new_lot(
     if not 0 < count <= MAX_LOT_SIZE:
         raise ValidationError(f"count must be between 1 and {MAX_LOT_SIZE:,}, not {count}")
     value, extra = _lot_values(voucher_type, value_minor, extra_value_minor)
-    start = effective_at or now
-    days = validity_days or voucher_type.validity_days
-    end = expires_at or (start + timedelta(days=days) if days else None)
-    if end is None:
+    start = _aware("effective", effective_at or now)
+    days = voucher_type.validity_days if validity_days is None else validity_days
+    if days is not None and days <= 0:
+        raise ValidationError(f"the validity must be a positive number of days, not {days}")
+    if expires_at is not None:
+        end = _aware("expiration", expires_at)
+    elif days is not None:
+        end = start + timedelta(days=days)
+    else:
         raise ValidationError("the lot needs an expiration date (the type sets no validity)")
     if end <= start:
         raise ValidationError("the expiration date must come after the effective date")
@@ -121,6 +126,12 @@ def new_lot(
     )
     lot.code_format(voucher_type)  # validates the prefix against the type's alphabet
     return lot
+
+
+def _aware(what: str, moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValidationError(f"the {what} date needs a time zone (for example 2027-01-01T00:00Z)")
+    return moment
 
 
 def _lot_values(

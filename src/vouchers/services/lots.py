@@ -31,9 +31,11 @@ GENERATION_CHUNK = 50_000
 # Chunks sealed ahead of the one being written, when an executor seals in parallel.
 _PIPELINE_DEPTH = 3
 MAX_COLLISION_ROUNDS = 20
-# A format may be filled to this fraction of its space; beyond it, collisions make
-# generation slow and guessing easy.
+# A type's lots together may fill this fraction of its code space; beyond it, collisions
+# make generation slow and guessing easy.
 MAX_SPACE_FILL = 0.01
+# Default lot codes are "<type code>-<sequence>" and must fit the 32-character limit.
+_TYPE_CODE_IN_LOT_CODE = 25
 
 
 def create_lot(
@@ -57,7 +59,8 @@ def create_lot(
         voucher_type = uow.voucher_types.get(type_ref)
         code = alternative_code
         if code is None:
-            code = f"{voucher_type.alternative_code}-{uow.counters.allocate('lot', 1):06d}"
+            sequence = uow.counters.allocate("lot", 1)
+            code = f"{voucher_type.alternative_code[:_TYPE_CODE_IN_LOT_CODE]}-{sequence:06d}"
         lot = new_lot(
             voucher_type,
             alternative_code=code.strip().upper(),
@@ -72,7 +75,8 @@ def create_lot(
             description=description,
             created_by=actor,
         )
-        _ensure_code_space(lot, voucher_type.code_format.space, lot.count)
+        issued = uow.lots.total_count(type_id=lot.type_id)
+        _ensure_code_space(lot, voucher_type.code_format.space, issued + lot.count)
         saved = uow.lots.add(lot)
         uow.commit()
     return saved
@@ -283,9 +287,10 @@ def _run_now(function: Callable[..., SealedChunk], *args: object) -> Future[Seal
     return future
 
 
-def _ensure_code_space(lot: Lot, space: int, adding: int) -> None:
-    if adding > space * MAX_SPACE_FILL:
+def _ensure_code_space(lot: Lot, space: int, total: int) -> None:
+    """Refuse a lot that would take its type's codes past ``MAX_SPACE_FILL`` of the space."""
+    if total > space * MAX_SPACE_FILL:
         raise CodeSpaceExhaustedError(
-            f"lot {lot.alternative_code}: {adding:,} codes would fill more than "
+            f"lot {lot.alternative_code}: {total:,} codes of this type would fill more than "
             f"{MAX_SPACE_FILL:.0%} of a code space of {space:,}; use longer codes"
         )

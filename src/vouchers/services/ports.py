@@ -88,6 +88,10 @@ class LotRepository(Protocol):
 
     def list(self, *, type_id: int | None = None) -> list[Lot]: ...
 
+    def total_count(self, *, type_id: int) -> int:
+        """How many vouchers the lots of a type hold or will hold once generated."""
+        ...
+
     def assign_numbers(self, lot_id: int, first_number: int) -> None:
         """Record the first number of the lot's reserved block of voucher numbers."""
         ...

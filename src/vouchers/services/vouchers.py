@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vouchers.domain.codes import CROCKFORD, CodeFormat
+from vouchers.domain.codes import CodeFormat
 from vouchers.domain.vouchers import Voucher, VoucherState
 from vouchers.errors import VoucherNotFoundError
 from vouchers.services.ports import Clock, CodeVault, UnitOfWork
@@ -48,12 +48,14 @@ def find_voucher_by_code(
 ) -> VoucherView:
     """The voucher a typed code belongs to, found through its digest.
 
-    The typed text is tried in plain and in Crockford normalisation (look-alikes mapped)
-    under every live lookup key. Raises VoucherNotFoundError.
+    The typed text is normalised the way each voucher type's code format does it (case,
+    separators, look-alikes of its alphabet) and looked up under every live lookup key.
+    Raises VoucherNotFoundError.
     """
-    candidates = {_plain(code), CodeFormat(CROCKFORD).normalize(code)}
-    digests = [d for candidate in sorted(candidates) for d in vault.digests(candidate)]
     with uow:
+        formats = {voucher_type.code_format for voucher_type in uow.voucher_types.list()}
+        candidates = sorted({code_format.normalize(code) for code_format in formats})
+        digests = [d for candidate in candidates for d in vault.digests(candidate)]
         voucher = uow.vouchers.find_by_digests(digests)
         if voucher is None:
             raise VoucherNotFoundError("no voucher has that code")
@@ -72,7 +74,3 @@ def _views(uow: UnitOfWork, vouchers: list[Voucher], clock: Clock) -> list[Vouch
         masked = None if tail is None else formats[voucher.lot_id].mask(tail)
         views.append(VoucherView(voucher, masked, voucher.state_at(now)))
     return views
-
-
-def _plain(code: str) -> str:
-    return "".join(ch for ch in code.upper() if ch not in " \t-._")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from vouchers.services import lots, voucher_types
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 MakeType = Callable[..., VoucherType]
 MakeLot = Callable[..., Lot]
+T = TypeVar("T")
 
 
 class Crash(Exception):
@@ -62,11 +64,8 @@ def test_every_voucher_is_numbered_contiguously_from_the_lots_reserved_first_num
         assert (row.lookup_key_id, row.data_key_id) == (vault.lookup_key_id, vault.data_key_id)
         assert voucher.state is VoucherState.DRAFT
         assert (voucher.lot_id, voucher.type_id) == (lot.id, voucher_type.id)
-        assert (voucher.value_minor, voucher.extra_value_minor, voucher.currency) == (
-            5000,
-            100,
-            "EUR",
-        )
+        assert (voucher.value_minor, voucher.extra_value_minor) == (5000, 100)
+        assert voucher.currency == "EUR"
         assert (voucher.effective_at, voucher.expires_at) == (lot.effective_at, lot.expires_at)
     assert len(set(codes.values())) == 52
 
@@ -209,6 +208,16 @@ def test_a_run_that_finds_the_lot_advanced_by_another_run_stops_with_a_conflict(
     assert numbers_of(uow, lot) == list(range(1, 46))
 
 
+class CountingPool(ThreadPoolExecutor):
+    """A thread pool that counts the work handed to it (threads run closures, unlike processes)."""
+
+    submitted = 0
+
+    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
 def test_sealing_in_a_thread_pool_gives_the_same_lot_as_sealing_inline(
     make_type: MakeType,
     make_lot: MakeLot,
@@ -229,7 +238,7 @@ def test_sealing_in_a_thread_pool_gives_the_same_lot_as_sealing_inline(
         chunk_size=10,
         progress=lambda d, t: inline_seen.append(d),
     )
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with CountingPool(max_workers=3) as pool:
         done = generate(
             pooled.alternative_code,
             uow,
@@ -240,6 +249,7 @@ def test_sealing_in_a_thread_pool_gives_the_same_lot_as_sealing_inline(
             progress=lambda d, t: pooled_seen.append(d),
         )
 
+    assert pool.submitted == 10
     assert pooled_seen == inline_seen == [10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
     assert (done.state, done.generated_count, done.first_number) == (LotState.POSTED, 95, 96)
     assert numbers_of(uow, pooled) == [n + 95 for n in numbers_of(uow, inline)]

@@ -180,13 +180,13 @@ def test_a_lot_that_would_fill_more_than_one_percent_of_the_code_space_is_refuse
     make_type(code_format=CodeFormat(alphabet=DIGITS, length=6, allow_weak=True))  # 10**6 codes
     committed = uow.committed
 
-    assert make_lot(count=10_000).count == 10_000
+    assert make_lot(count=9_900).count == 9_900
     with pytest.raises(CodeSpaceExhaustedError, match="code space of 1,000,000"):
-        make_lot(count=10_001)
+        make_lot(count=101)
 
     assert uow.committed == committed + 1
-    assert [lot.count for lot in lots.list_lots(uow=uow)] == [10_000]
-    assert make_lot().alternative_code == "PREM-000002"  # the refused lot used no number
+    assert [lot.count for lot in lots.list_lots(uow=uow)] == [9_900]
+    assert make_lot(count=100).alternative_code == "PREM-000002"  # the refused lot used none
 
 
 def test_a_prefix_outside_the_types_alphabet_is_refused(
@@ -210,12 +210,6 @@ def test_a_lot_of_an_unknown_type_is_refused(
     assert uow.database.tables.counters["lot"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValidationError,
-    reason="bug: the default lot code '<TYPE>-000001' is 7 characters longer than the type "
-    "code, so types with codes of 26-32 characters cannot have lots without a given code",
-)
 def test_a_type_with_a_long_alternative_code_can_have_lots_with_default_codes(
     make_type: MakeType, make_lot: MakeLot
 ) -> None:
@@ -251,15 +245,9 @@ def test_a_lot_is_found_by_alternative_code_in_any_case_or_not_at_all(
         lots.get_lot("PREM-000002", uow=uow)
 
 
-# -- Known bugs in src/, kept as strict xfails so that a fix shows up as XPASS ------------
+# -- Formerly known bugs, fixed ----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(TypeError, ValueError),
-    reason="bug: new_lot accepts naive datetimes; storage then fails with a raw ValueError "
-    "(sqlalchemy StatementError), and mixing naive and aware ones fails with a TypeError",
-)
 @pytest.mark.parametrize(
     "dates",
     [
@@ -280,10 +268,6 @@ def test_a_lot_with_naive_dates_is_refused_as_invalid(
         make_lot(**dates)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: validity_days=0 is falsy, so new_lot silently uses the type's validity",
-)
 def test_a_lot_validity_of_zero_days_is_refused(make_type: MakeType, make_lot: MakeLot) -> None:
     make_type(validity_days=365)
 
@@ -291,11 +275,6 @@ def test_a_lot_validity_of_zero_days_is_refused(make_type: MakeType, make_lot: M
         make_lot(validity_days=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: _ensure_code_space checks each lot alone, not the codes already issued in "
-    "the format, so lots of 1% each can fill any fraction of the space",
-)
 def test_lots_together_may_not_fill_more_than_one_percent_of_the_code_space(
     make_type: MakeType, make_lot: MakeLot
 ) -> None:

@@ -192,13 +192,6 @@ def test_a_digits_code_typed_with_the_letter_o_is_found(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=VoucherNotFoundError,
-    reason="bug: find_voucher_by_code tries _plain() and Crockford normalisation only; for a "
-    "custom alphabet holding I, L or O, input the format itself accepts (a Unicode dash, "
-    "full-width characters) is not found",
-)
 def test_a_custom_alphabet_code_typed_with_a_unicode_dash_is_found(
     make_type: MakeType, make_lot: MakeLot, uow: FakeUnitOfWork, vault: CodeVault, clock: FakeClock
 ) -> None:

@@ -129,6 +129,11 @@ class SqlLotRepository:
             query = query.where(t.c.type_id == type_id)
         return [_lot_from_row(row) for row in self._c.execute(query)]
 
+    def total_count(self, *, type_id: int) -> int:
+        t = schema.lots
+        query = select(func.coalesce(func.sum(t.c.count), 0)).where(t.c.type_id == type_id)
+        return int(self._c.execute(query).scalar_one())
+
     def assign_numbers(self, lot_id: int, first_number: int) -> None:
         t = schema.lots
         self._c.execute(update(t).where(t.c.id == lot_id).values(first_number=first_number))
