@@ -154,8 +154,9 @@ class FakeLotRepository:
             raise DuplicateError(f"a lot with alternative code {code} exists")
         new_id = self._t.new_id("lots")
         # Like the SQL insert: numbers are reserved and posting happens later, never on add.
+        type_code = self._t.voucher_types[lot.type_id].alternative_code
         self._t.lots[new_id] = dataclasses.replace(
-            lot, id=new_id, first_number=None, posted_at=None
+            lot, id=new_id, first_number=None, posted_at=None, type_code=type_code
         )
         return self.get(new_id)
 

@@ -114,7 +114,7 @@ class SqlLotRepository:
     def get(self, ref: int | str, *, for_update: bool = False) -> Lot:
         t = schema.lots
         where = t.c.id == ref if isinstance(ref, int) else t.c.alternative_code == ref.upper()
-        query = select(t).where(where)
+        query = select(t, _LOT_TYPE_CODE).where(where)
         if for_update and self._c.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE locks
             query = query.with_for_update()
         row = self._c.execute(query).first()
@@ -124,7 +124,7 @@ class SqlLotRepository:
 
     def list(self, *, type_id: int | None = None) -> list[Lot]:
         t = schema.lots
-        query = select(t).order_by(t.c.id.desc())
+        query = select(t, _LOT_TYPE_CODE).order_by(t.c.id.desc())
         if type_id is not None:
             query = query.where(t.c.type_id == type_id)
         return [_lot_from_row(row) for row in self._c.execute(query)]
@@ -228,6 +228,13 @@ class SqlVoucherRepository:
 
 
 # -- row mapping ---------------------------------------------------------------------------
+
+_LOT_TYPE_CODE = (
+    select(schema.voucher_types.c.alternative_code)
+    .where(schema.voucher_types.c.id == schema.lots.c.type_id)
+    .scalar_subquery()
+    .label("type_code")
+)
 
 _V = schema.vouchers
 _VOUCHER_COLUMNS = (
@@ -347,6 +354,7 @@ def _lot_from_row(row: Row[Any]) -> Lot:
         state=LotState(row.state),
         generated_count=row.generated_count,
         first_number=row.first_number,
+        type_code=row.type_code,
         created_at=row.created_at,
         created_by=row.created_by,
         posted_at=row.posted_at,

@@ -72,7 +72,7 @@ def demo(
         "home": str(cli.settings.home),
         "database_url": cli.settings.database_url,
         "voucher_type": render.voucher_type(voucher_type),
-        "lot": render.lot(lot, DEMO_TYPE),
+        "lot": render.lot(lot),
         "vouchers": rows,
     }
 

@@ -62,7 +62,7 @@ def create(
             prefix=prefix,
             description=description,
         )
-    data = render.lot(lot, type_ref.upper())
+    data = render.lot(lot)
     emit(data, as_json=as_json, human=lambda: _print_lot(data))
 
 

@@ -71,11 +71,11 @@ def voucher_type(vt: VoucherType) -> dict[str, Any]:
     }
 
 
-def lot(lt: Lot, type_code: str | None = None) -> dict[str, Any]:
+def lot(lt: Lot) -> dict[str, Any]:
     return {
         "id": lt.id,
         "alternative_code": lt.alternative_code,
-        "type": type_code,
+        "type": lt.type_code,
         "type_id": lt.type_id,
         "count": lt.count,
         "generated_count": lt.generated_count,
