@@ -66,7 +66,12 @@ def run_generation(url: str, home: Path, count: int) -> dict[str, float]:
     start = time.perf_counter()
     with sampler, app.worker_pool() as pool:
         lots.generate_lot(
-            lot.alternative_code, uow=app.uow(), vault=app.vault, clock=app.clock, executor=pool
+            lot.alternative_code,
+            uow=app.uow(),
+            vault=app.vault,
+            clock=app.clock,
+            actor="bench",
+            executor=pool,
         )
         seconds = time.perf_counter() - start
     app.close()

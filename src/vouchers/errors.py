@@ -15,11 +15,14 @@ suffix and in ``--json`` output)::
     ├── NotFoundError                   a named thing does not exist
     │   ├── VoucherTypeNotFoundError
     │   ├── LotNotFoundError
-    │   └── VoucherNotFoundError
+    │   ├── VoucherNotFoundError
+    │   └── DefinitionNotFoundError
     ├── ConflictError                   the change collides with existing data
     │   ├── DuplicateError              a unique name or alternative code is taken
     │   └── CodeSpaceExhaustedError     a format cannot hold that many more distinct codes
     ├── InvalidTransitionError          a process may not move a voucher or lot from its state
+    ├── PermissionDeniedError           the acting user may not do this
+    │   └── FourEyesError               the maker of a lot tried to check it too
     ├── KeyMaterialError                secret keys are missing, malformed or cannot decrypt
     └── StorageError                    the database failed for a reason that is not the caller's
 """
@@ -104,6 +107,12 @@ class VoucherNotFoundError(NotFoundError):
     code = "voucher-not-found"
 
 
+class DefinitionNotFoundError(NotFoundError):
+    """Raised when no business definition has the given id or alternative code."""
+
+    code = "definition-not-found"
+
+
 class ConflictError(VouchersError):
     """Raised when a change collides with existing data."""
 
@@ -126,6 +135,18 @@ class InvalidTransitionError(VouchersError):
     """Raised when a process may not move a voucher or lot out of its current state."""
 
     code = "invalid-transition"
+
+
+class PermissionDeniedError(VouchersError):
+    """Raised when the acting user may not perform the action."""
+
+    code = "forbidden"
+
+
+class FourEyesError(PermissionDeniedError):
+    """Raised when the user who generated a lot tries to accept or activate it (four-eyes)."""
+
+    code = "four-eyes"
 
 
 class KeyMaterialError(VouchersError):

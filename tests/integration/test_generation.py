@@ -66,7 +66,7 @@ def test_generating_a_posted_lot_again_is_refused(app: App) -> None:
     make_type(app)
     code = generate(app, "PREM", 3)
     with pytest.raises(InvalidTransitionError, match="posted"):
-        lots.generate_lot(code, uow=app.uow(), vault=app.vault, clock=app.clock)
+        lots.generate_lot(code, uow=app.uow(), vault=app.vault, clock=app.clock, actor="alice")
 
 
 def test_an_interrupted_generation_leaves_a_draft_lot_and_resumes_where_it_stopped(
@@ -84,6 +84,7 @@ def test_an_interrupted_generation_leaves_a_draft_lot_and_resumes_where_it_stopp
             uow=app.uow(),
             vault=app.vault,
             clock=app.clock,
+            actor="alice",
             chunk_size=40,
             progress=crash_after_first_chunk,
         )
@@ -92,7 +93,12 @@ def test_an_interrupted_generation_leaves_a_draft_lot_and_resumes_where_it_stopp
     assert interrupted.generated_count == 40
 
     done = lots.generate_lot(
-        lot.alternative_code, uow=app.uow(), vault=app.vault, clock=app.clock, chunk_size=40
+        lot.alternative_code,
+        uow=app.uow(),
+        vault=app.vault,
+        clock=app.clock,
+        actor="alice",
+        chunk_size=40,
     )
     assert done.state is LotState.POSTED
     assert sorted(clear_codes(app)) == list(range(1, 101))
@@ -141,6 +147,7 @@ def test_generation_with_worker_processes_seals_the_same_way(app: App) -> None:
             uow=app.uow(),
             vault=app.vault,
             clock=app.clock,
+            actor="alice",
             chunk_size=60,
             executor=pool,
             progress=lambda count, total: seen.append(count),

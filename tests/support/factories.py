@@ -29,7 +29,12 @@ def make_type(app: App, code: str = "PREM", **kwargs: object) -> VoucherType:
 def generate(app: App, type_code: str, count: int, **kwargs: object) -> str:
     lot = lots.create_lot(type_code, count=count, uow=app.uow(), clock=app.clock, actor="alice")
     lots.generate_lot(
-        lot.alternative_code, uow=app.uow(), vault=app.vault, clock=app.clock, **kwargs
+        lot.alternative_code,
+        uow=app.uow(),
+        vault=app.vault,
+        clock=app.clock,
+        actor="alice",
+        **kwargs,
     )  # type: ignore[arg-type]
     return lot.alternative_code
 

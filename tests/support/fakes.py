@@ -177,9 +177,11 @@ class FakeLotRepository:
         return sum(lot.count for lot in self._t.lots.values() if lot.type_id == type_id)
 
     # An UPDATE that matches no row changes nothing and raises nothing: so do these two.
-    def assign_numbers(self, lot_id: int, first_number: int) -> None:
+    def assign_numbers(self, lot_id: int, first_number: int, *, by: str) -> None:
         if (lot := self._t.lots.get(lot_id)) is not None:
-            self._t.lots[lot_id] = dataclasses.replace(lot, first_number=first_number)
+            self._t.lots[lot_id] = dataclasses.replace(
+                lot, first_number=first_number, generated_by=by
+            )
 
     def record_generated(self, lot_id: int, count: int, *, posted_at: datetime | None) -> None:
         _utc_aware(posted_at)

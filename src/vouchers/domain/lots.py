@@ -47,6 +47,7 @@ class Lot:
     state: LotState = LotState.DRAFT
     generated_count: int = 0
     first_number: int | None = None
+    generated_by: str | None = None
     type_code: str | None = None  # the type's alternative code, for display
     id: int | None = None
     created_at: datetime | None = None

@@ -101,6 +101,7 @@ def generate_lot(
     uow: UnitOfWork,
     vault: CodeVault,
     clock: Clock,
+    actor: str,
     progress: Progress | None = None,
     chunk_size: int = GENERATION_CHUNK,
     executor: Executor | None = None,
@@ -115,7 +116,7 @@ def generate_lot(
     lot, ConflictError if another generation of the lot runs at the same time, and
     CodeSpaceExhaustedError when the format cannot hold more distinct codes.
     """
-    plan = _start_generation(ref, uow=uow)
+    plan = _start_generation(ref, uow=uow, actor=actor)
     starts = range(plan.generated_count, plan.count, chunk_size)
     submit = executor.submit if executor is not None and len(starts) > 1 else _run_now
 
@@ -202,7 +203,7 @@ def seal_chunk(
     )
 
 
-def _start_generation(ref: int | str, *, uow: UnitOfWork) -> _GenerationPlan:
+def _start_generation(ref: int | str, *, uow: UnitOfWork, actor: str) -> _GenerationPlan:
     """Check the lot may be generated and reserve its block of numbers on the first run."""
     with uow:
         lot = uow.lots.get(ref, for_update=True)
@@ -212,7 +213,7 @@ def _start_generation(ref: int | str, *, uow: UnitOfWork) -> _GenerationPlan:
         first = lot.first_number
         if first is None:
             first = uow.counters.allocate("voucher", lot.count)
-            uow.lots.assign_numbers(lot_id, first)
+            uow.lots.assign_numbers(lot_id, first, by=actor)
             uow.commit()
     return _GenerationPlan(
         lot_id=lot_id,

@@ -12,6 +12,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher, VoucherState
@@ -44,6 +45,51 @@ class SealedSecret:
     ciphertext: bytes
     data_key_id: int
     lookup_key_id: int
+
+
+@dataclass(frozen=True)
+class VoucherCriteria:
+    """Which vouchers a process addresses, with references already resolved to ids.
+
+    Every given criterion must hold; ``states`` are the states as of ``now`` (expiry
+    derived), and ``expired_before`` keeps vouchers whose expiration is at or before it.
+    """
+
+    states: frozenset[VoucherState]
+    now: datetime
+    lot_id: int | None = None
+    type_id: int | None = None
+    number_from: int | None = None
+    number_to: int | None = None
+    expired_before: datetime | None = None
+    stored_state: VoucherState | None = None  # the state as stored, before derivation
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A set-based move of every voucher matching ``criteria`` to ``to_state``."""
+
+    criteria: VoucherCriteria
+    process: str
+    to_state: VoucherState
+    actor: str
+    run_id: int | None = None
+    wipe_secrets: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One fact in a voucher's audit trail."""
+
+    voucher_number: int
+    field: str
+    process: str
+    from_value: str | None
+    to_value: str | None
+    at: datetime
+    by: str
+    run_id: int | None = None
+    note: str | None = None
 
 
 class CodeVault(Protocol):
@@ -92,8 +138,8 @@ class LotRepository(Protocol):
         """How many vouchers the lots of a type hold or will hold once generated."""
         ...
 
-    def assign_numbers(self, lot_id: int, first_number: int) -> None:
-        """Record the first number of the lot's reserved block of voucher numbers."""
+    def assign_numbers(self, lot_id: int, first_number: int, *, by: str) -> None:
+        """Record the lot's reserved block of numbers and who generates it."""
         ...
 
     def record_generated(self, lot_id: int, count: int, *, posted_at: datetime | None) -> None:
@@ -114,6 +160,33 @@ class VoucherRepository(Protocol):
 
     def count(self, *, lot_id: int | None = None) -> int: ...
 
+    def transition(self, transition: Transition) -> int:
+        """Move every matching voucher and write one history row each; return how many."""
+        ...
+
+    def generated_by(self, criteria: VoucherCriteria) -> set[str]:
+        """Who generated the lots of the matching vouchers (for the four-eyes rule)."""
+        ...
+
+    def modify(
+        self,
+        criteria: VoucherCriteria,
+        changes: dict[str, object],
+        *,
+        actor: str,
+        run_id: int | None,
+    ) -> int:
+        """Set type or validity fields of matching vouchers, with history; return how many."""
+        ...
+
+    def add_history(self, entries: Sequence[HistoryEntry]) -> None: ...
+
+    def history(self, number: int) -> list[HistoryEntry]: ...
+
+    def secret(self, number: int) -> SealedSecret | None:
+        """The stored secret of a voucher, None once purged."""
+        ...
+
     def secrets_not_under(
         self, lookup_key_id: int, data_key_id: int, *, after: int, limit: int
     ) -> list[SealedSecret]:
@@ -127,6 +200,24 @@ class VoucherRepository(Protocol):
     def list(self, *, lot_id: int | None = None, after: int = 0, limit: int = 100) -> list[Voucher]:
         """Vouchers in number order after ``after`` (keyset pagination)."""
         ...
+
+
+class DefinitionRepository(Protocol):
+    def add(self, definition: BusinessDefinition, *, at: datetime, by: str) -> BusinessDefinition:
+        """Store a new, inactive definition; raises DuplicateError."""
+        ...
+
+    def get(self, ref: int | str) -> BusinessDefinition:
+        """By id or alternative code; raises DefinitionNotFoundError."""
+        ...
+
+    def active(self) -> BusinessDefinition | None: ...
+
+    def set_active(self, definition_id: int | None) -> None:
+        """Make this definition the only active one (None: deactivate all)."""
+        ...
+
+    def all(self) -> list[BusinessDefinition]: ...
 
 
 class CounterRepository(Protocol):
@@ -149,6 +240,9 @@ class UnitOfWork(Protocol):
 
     @property
     def counters(self) -> CounterRepository: ...
+
+    @property
+    def definitions(self) -> DefinitionRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vouchers.domain.codes import CodeFormat
+from vouchers.domain.lifecycle import Process, check_transition
 from vouchers.domain.vouchers import Voucher, VoucherState
-from vouchers.errors import VoucherNotFoundError
-from vouchers.services.ports import Clock, CodeVault, UnitOfWork
+from vouchers.errors import InvalidTransitionError, ValidationError, VoucherNotFoundError
+from vouchers.services.ports import Clock, CodeVault, HistoryEntry, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,65 @@ def _views(uow: UnitOfWork, vouchers: list[Voucher], clock: Clock) -> list[Vouch
         masked = None if tail is None else formats[voucher.lot_id].mask(tail)
         views.append(VoucherView(voucher, masked, voucher.state_at(now)))
     return views
+
+
+def voucher_history(number: int, *, uow: UnitOfWork) -> list[HistoryEntry]:
+    """A voucher's audit trail, oldest first, beginning with its generation.
+
+    The generation entry is derived from the voucher and its lot (when and by whom it was
+    generated) rather than stored a million times. Raises VoucherNotFoundError.
+    """
+    with uow:
+        voucher = uow.vouchers.get(number)
+        lot = uow.lots.get(voucher.lot_id)
+        created = HistoryEntry(
+            voucher_number=number,
+            field="state",
+            process="generate",
+            from_value=None,
+            to_value=_created_state(voucher, uow.vouchers.history(number)),
+            at=voucher.created_at,
+            by=lot.generated_by or lot.created_by or "",
+        )
+        return [created, *uow.vouchers.history(number)]
+
+
+def reveal_code(
+    number: int, *, reason: str, uow: UnitOfWork, vault: CodeVault, clock: Clock, actor: str
+) -> str:
+    """The code of voucher ``number`` in clear, recorded in its history with the reason.
+
+    Raises ValidationError without a reason, VoucherNotFoundError, InvalidTransitionError
+    for a purged voucher, KeyMaterialError if the secret does not decrypt.
+    """
+    if not reason.strip():
+        raise ValidationError("say why the code is revealed (--reason)")
+    with uow:
+        voucher = uow.vouchers.get(number)
+        check_transition(number, voucher.state_at(clock()), Process.REVEAL)
+        secret = uow.vouchers.secret(number)
+        if secret is None:
+            raise InvalidTransitionError(f"voucher {number} has no secret any more")
+        code = vault.open(number, secret.ciphertext, secret.data_key_id)
+        uow.vouchers.add_history(
+            [
+                HistoryEntry(
+                    voucher_number=number,
+                    field="secret",
+                    process=Process.REVEAL.value,
+                    from_value=None,
+                    to_value=None,
+                    at=clock(),
+                    by=actor,
+                    note=reason.strip(),
+                )
+            ]
+        )
+        uow.commit()
+    return code
+
+
+def _created_state(voucher: Voucher, history: list[HistoryEntry]) -> str:
+    state_changes = [entry for entry in history if entry.field == "state"]
+    first = state_changes[0].from_value if state_changes else voucher.state.value
+    return first or voucher.state.value

@@ -74,6 +74,7 @@ def test_rows_whose_codes_are_taken_get_fresh_codes_and_keep_their_numbers(
         uow=uow,
         vault=vault,
         clock=clock,
+        actor="maker",
         randbytes=scripted(first_draw, seed=2),
     )
     draw = bytearray(random.Random(3).randbytes(6 * SECRET))
@@ -88,6 +89,7 @@ def test_rows_whose_codes_are_taken_get_fresh_codes_and_keep_their_numbers(
         uow=uow,
         vault=vault,
         clock=clock,
+        actor="maker",
         randbytes=scripted(bytes(draw), seed=4),
     )
 
@@ -118,21 +120,28 @@ def test_a_source_that_only_repeats_used_codes_exhausts_the_code_space_and_commi
 
     make_type()
     lots.generate_lot(
-        make_lot(count=1).alternative_code, uow=uow, vault=vault, clock=clock, randbytes=stuck
+        make_lot(count=1).alternative_code,
+        uow=uow,
+        vault=vault,
+        clock=clock,
+        actor="maker",
+        randbytes=stuck,
     )
     lot = make_lot(count=3)
     before = uow.database.rows()
 
     # When a lot is generated from that source
     with pytest.raises(CodeSpaceExhaustedError, match="too many codes"):
-        lots.generate_lot(lot.alternative_code, uow=uow, vault=vault, clock=clock, randbytes=stuck)
+        lots.generate_lot(
+            lot.alternative_code, uow=uow, vault=vault, clock=clock, actor="maker", randbytes=stuck
+        )
 
     # Then no voucher of the chunk is stored and the lot is still an empty draft
     assert uow.database.rows() == before
     stopped = lots.get_lot(lot.alternative_code, uow=uow)
     assert (stopped.state, stopped.generated_count, stopped.first_number) == (LotState.DRAFT, 0, 2)
     # And a run with a working source completes it in the numbers it reserved
-    done = lots.generate_lot(lot.alternative_code, uow=uow, vault=vault, clock=clock)
+    done = lots.generate_lot(lot.alternative_code, uow=uow, vault=vault, clock=clock, actor="maker")
     assert done.state is LotState.POSTED
     assert sorted(uow.database.clear_codes(vault)) == [1, 2, 3, 4]
 
@@ -153,6 +162,7 @@ def test_codes_repeated_within_one_chunk_are_redrawn(
         uow=uow,
         vault=vault,
         clock=clock,
+        actor="maker",
         randbytes=scripted(same * 4, seed=6),
     )
 

@@ -32,7 +32,9 @@ def codes(
 ) -> dict[int, str]:
     """25 vouchers sealed under the first keys (id 1); their codes by number."""
     make_type()
-    lots.generate_lot(make_lot(count=25).alternative_code, uow=uow, vault=vault, clock=clock)
+    lots.generate_lot(
+        make_lot(count=25).alternative_code, uow=uow, vault=vault, clock=clock, actor="maker"
+    )
     return uow.database.clear_codes(vault)
 
 

@@ -33,7 +33,7 @@ class Crash(Exception):
 def generate(
     ref: str, uow: FakeUnitOfWork, vault: CodeVault, clock: FakeClock, **kw: object
 ) -> Lot:
-    return lots.generate_lot(ref, uow=uow, vault=vault, clock=clock, **kw)  # type: ignore[arg-type]
+    return lots.generate_lot(ref, uow=uow, vault=vault, clock=clock, actor="maker", **kw)  # type: ignore[arg-type]
 
 
 def numbers_of(uow: FakeUnitOfWork, lot: Lot) -> list[int]:

@@ -28,7 +28,9 @@ def codes(
 ) -> dict[int, str]:
     """Lot PREM-000001 of 12 auto-activated vouchers, generated; their codes by number."""
     make_type(auto_activate=True, validity_days=30)
-    lots.generate_lot(make_lot(count=12).alternative_code, uow=uow, vault=vault, clock=clock)
+    lots.generate_lot(
+        make_lot(count=12).alternative_code, uow=uow, vault=vault, clock=clock, actor="maker"
+    )
     return uow.database.clear_codes(vault)
 
 
@@ -49,7 +51,11 @@ def test_a_lot_with_a_prefix_masks_the_prefix_too(
 ) -> None:
     make_type(code_format=CodeFormat(alphabet=DIGITS, length=20, group_size=5))
     lots.generate_lot(
-        make_lot(count=1, prefix="77").alternative_code, uow=uow, vault=vault, clock=clock
+        make_lot(count=1, prefix="77").alternative_code,
+        uow=uow,
+        vault=vault,
+        clock=clock,
+        actor="maker",
     )
     (code,) = uow.database.clear_codes(vault).values()
 
@@ -85,7 +91,7 @@ def test_a_page_of_another_lot_holds_only_its_vouchers(
     clock: FakeClock,
 ) -> None:
     other = make_lot(count=3)
-    lots.generate_lot(other.alternative_code, uow=uow, vault=vault, clock=clock)
+    lots.generate_lot(other.alternative_code, uow=uow, vault=vault, clock=clock, actor="maker")
 
     page = vouchers.list_vouchers(uow=uow, clock=clock, lot_ref=other.alternative_code)
 
@@ -182,7 +188,9 @@ def test_a_digits_code_typed_with_the_letter_o_is_found(
     make_type: MakeType, make_lot: MakeLot, uow: FakeUnitOfWork, vault: CodeVault, clock: FakeClock
 ) -> None:
     make_type(code_format=CodeFormat(alphabet=DIGITS, length=20))
-    lots.generate_lot(make_lot(count=20).alternative_code, uow=uow, vault=vault, clock=clock)
+    lots.generate_lot(
+        make_lot(count=20).alternative_code, uow=uow, vault=vault, clock=clock, actor="maker"
+    )
 
     for number, code in uow.database.clear_codes(vault).items():
         typed = code.replace("0", "o").replace("1", "I")
@@ -202,6 +210,7 @@ def test_a_custom_alphabet_code_typed_with_a_unicode_dash_is_found(
         uow=uow,
         vault=vault,
         clock=clock,
+        actor="maker",
         randbytes=lambda n: b"\x0c" * n,  # symbol 12: every secret character is O
     )
     (code,) = uow.database.clear_codes(vault).values()

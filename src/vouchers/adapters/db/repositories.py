@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vouchers.adapters.db import schema
 from vouchers.adapters.db.bulk import insert_vouchers
+from vouchers.adapters.db.transitions import apply_modification, apply_transition, generated_by
 from vouchers.domain.codes import CheckMethod, CodeFormat, alphabet_from
 from vouchers.domain.lots import Lot, LotState
 from vouchers.domain.money import currency
@@ -28,7 +29,13 @@ from vouchers.errors import (
     VoucherNotFoundError,
     VoucherTypeNotFoundError,
 )
-from vouchers.services.ports import NewVouchers, SealedSecret
+from vouchers.services.ports import (
+    HistoryEntry,
+    NewVouchers,
+    SealedSecret,
+    Transition,
+    VoucherCriteria,
+)
 
 
 class SqlCounterRepository:
@@ -134,9 +141,11 @@ class SqlLotRepository:
         query = select(func.coalesce(func.sum(t.c.count), 0)).where(t.c.type_id == type_id)
         return int(self._c.execute(query).scalar_one())
 
-    def assign_numbers(self, lot_id: int, first_number: int) -> None:
+    def assign_numbers(self, lot_id: int, first_number: int, *, by: str) -> None:
         t = schema.lots
-        self._c.execute(update(t).where(t.c.id == lot_id).values(first_number=first_number))
+        self._c.execute(
+            update(t).where(t.c.id == lot_id).values(first_number=first_number, generated_by=by)
+        )
 
     def record_generated(self, lot_id: int, count: int, *, posted_at: Any | None) -> None:
         t = schema.lots
@@ -173,6 +182,55 @@ class SqlVoucherRepository:
             query = query.where(t.c.lot_id == lot_id)
         rows = self._c.execute(query.order_by(t.c.number).limit(limit))
         return [_voucher_from_row(row) for row in rows]
+
+    def transition(self, transition: Transition) -> int:
+        return apply_transition(self._c, transition)
+
+    def generated_by(self, criteria: VoucherCriteria) -> set[str]:
+        return generated_by(self._c, criteria)
+
+    def modify(
+        self,
+        criteria: VoucherCriteria,
+        changes: dict[str, object],
+        *,
+        actor: str,
+        run_id: int | None,
+    ) -> int:
+        return apply_modification(self._c, criteria, changes, actor=actor, run_id=run_id)
+
+    def add_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if entries:
+            self._c.execute(insert(schema.voucher_history), [vars(e) for e in entries])
+
+    def history(self, number: int) -> builtins.list[HistoryEntry]:
+        h = schema.voucher_history
+        query = select(h).where(h.c.voucher_number == number).order_by(h.c.at, h.c.id)
+        return [
+            HistoryEntry(
+                voucher_number=row.voucher_number,
+                field=row.field,
+                process=row.process,
+                from_value=row.from_value,
+                to_value=row.to_value,
+                at=row.at,
+                by=row.by,
+                run_id=row.run_id,
+                note=row.note,
+            )
+            for row in self._c.execute(query)
+        ]
+
+    def secret(self, number: int) -> SealedSecret | None:
+        t = schema.vouchers
+        row = self._c.execute(
+            select(t.c.number, t.c.ciphertext, t.c.data_key_id, t.c.lookup_key_id).where(
+                t.c.number == number, t.c.ciphertext.is_not(None)
+            )
+        ).first()
+        if row is None:
+            return None
+        return SealedSecret(row.number, row.ciphertext, row.data_key_id, row.lookup_key_id)
 
     def count(self, *, lot_id: int | None = None) -> int:
         t = schema.vouchers
@@ -354,6 +412,7 @@ def _lot_from_row(row: Row[Any]) -> Lot:
         state=LotState(row.state),
         generated_count=row.generated_count,
         first_number=row.first_number,
+        generated_by=row.generated_by,
         type_code=row.type_code,
         created_at=row.created_at,
         created_by=row.created_by,

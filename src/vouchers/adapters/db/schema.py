@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -122,6 +123,7 @@ lots = Table(
     Column("state", String(8), nullable=False),
     Column("generated_count", Integer, nullable=False, default=0),
     Column("first_number", BigInteger),
+    Column("generated_by", String(100)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(100), nullable=False),
     Column("posted_at", UtcDateTime),
@@ -166,5 +168,26 @@ voucher_history = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("by", String(100), nullable=False),
     Column("run_id", BigInteger),
+    Column("note", Text),
     Index("ix_voucher_history_voucher_number_at", "voucher_number", "at"),
+)
+
+business_definitions = Table(
+    "business_definitions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alternative_code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=False),
+    Column("restrictions", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    # At most one active definition: a partial unique index on both databases.
+    Index(
+        "uq_business_definitions_single_active",
+        "active",
+        unique=True,
+        postgresql_where=text("active"),
+        sqlite_where=text("active"),
+    ),
 )

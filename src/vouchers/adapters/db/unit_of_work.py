@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from vouchers.adapters.db.definitions import SqlDefinitionRepository
 from vouchers.adapters.db.repositories import (
     SqlCounterRepository,
     SqlLotRepository,
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
     lots: SqlLotRepository
     vouchers: SqlVoucherRepository
     counters: SqlCounterRepository
+    definitions: SqlDefinitionRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -46,6 +48,7 @@ class SqlUnitOfWork:
         self.lots = SqlLotRepository(connection)
         self.vouchers = SqlVoucherRepository(connection)
         self.counters = SqlCounterRepository(connection)
+        self.definitions = SqlDefinitionRepository(connection)
         return self
 
     def __exit__(

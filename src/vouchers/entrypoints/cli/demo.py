@@ -62,7 +62,7 @@ def demo(
             description="Demo lot",
         )
         lot = lots.generate_lot(
-            lot.alternative_code, uow=app_.uow(), vault=app_.vault, clock=app_.clock
+            lot.alternative_code, uow=app_.uow(), vault=app_.vault, clock=app_.clock, actor=actor
         )
         found = vouchers.list_vouchers(
             uow=app_.uow(), clock=app_.clock, lot_ref=lot.alternative_code

@@ -82,6 +82,7 @@ def generate(
                 uow=app_.uow(),
                 vault=app_.vault,
                 clock=app_.clock,
+                actor=cli.settings.actor,
                 progress=bar,
                 executor=pool,
             )
