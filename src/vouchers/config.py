@@ -8,6 +8,8 @@ except the key loader, which needs the raw key variables.
 * ``VOUCHERS_DATABASE_URL``: a SQLAlchemy URL (``sqlite:///…`` or
   ``postgresql+psycopg://…``); default the SQLite file ``vouchers.db`` in the home.
 * ``VOUCHERS_USER``: the acting staff identity for the CLI; default the OS user.
+* ``VOUCHERS_FOUR_EYES``: ``0`` lets the user who generated a lot accept and activate it
+  too; default ``1`` (on).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Settings:
     home: Path
     database_url: str
     actor: str
+    four_eyes: bool = True
 
     @classmethod
     def from_env(
@@ -43,7 +46,13 @@ class Settings:
         home_path = Path(home or env.get("VOUCHERS_HOME") or DEFAULT_HOME).expanduser().absolute()
         url = database_url or env.get("VOUCHERS_DATABASE_URL") or sqlite_url(home_path)
         who = actor or env.get("VOUCHERS_USER") or _os_user()
-        return cls(home=home_path, database_url=normalise_database_url(url), actor=who)
+        four_eyes = env.get("VOUCHERS_FOUR_EYES", "1").strip().lower() not in {"0", "false", "no"}
+        return cls(
+            home=home_path,
+            database_url=normalise_database_url(url),
+            actor=who,
+            four_eyes=four_eyes,
+        )
 
 
 def sqlite_url(home: Path) -> str:
