@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -89,6 +90,25 @@ def bootstrap(
             ensure_schema(engine)
     keyring = load_keyring(settings.home, env)
     return App(settings=settings, engine=engine, keyring=keyring, clock=clock)
+
+
+def worker_identity() -> str:
+    """This process as a run worker: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def local_worker_alive(identity: str) -> bool | None:
+    """Whether the worker ``host:pid`` still runs: known only for workers on this host."""
+    host, _, pid = identity.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def start_key_rotation(app: App) -> CodeVault:

@@ -16,7 +16,8 @@ suffix and in ``--json`` output)::
     │   ├── VoucherTypeNotFoundError
     │   ├── LotNotFoundError
     │   ├── VoucherNotFoundError
-    │   └── DefinitionNotFoundError
+    │   ├── DefinitionNotFoundError
+    │   └── RunNotFoundError
     ├── ConflictError                   the change collides with existing data
     │   ├── DuplicateError              a unique name or alternative code is taken
     │   └── CodeSpaceExhaustedError     a format cannot hold that many more distinct codes
@@ -111,6 +112,12 @@ class DefinitionNotFoundError(NotFoundError):
     """Raised when no business definition has the given id or alternative code."""
 
     code = "definition-not-found"
+
+
+class RunNotFoundError(NotFoundError):
+    """Raised when no process run has the given number."""
+
+    code = "run-not-found"
 
 
 class ConflictError(VouchersError):

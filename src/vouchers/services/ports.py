@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot
+from vouchers.domain.runs import ProcessRun
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher, VoucherState
 
@@ -220,6 +221,28 @@ class DefinitionRepository(Protocol):
     def all(self) -> list[BusinessDefinition]: ...
 
 
+class RunRepository(Protocol):
+    def add(self, run: ProcessRun) -> ProcessRun: ...
+
+    def get(self, run_id: int) -> ProcessRun:
+        """Raises RunNotFoundError."""
+        ...
+
+    def claim(self, run_id: int | None, *, now: datetime, worker: str) -> ProcessRun | None:
+        """Mark a scheduled run (this one, or the most overdue due one) running."""
+        ...
+
+    def update(self, run_id: int, **values: Any) -> None: ...
+
+    def running(self) -> list[ProcessRun]: ...
+
+    def history_rows(self, run_id: int) -> int:
+        """How many history rows the run wrote (proof that its transaction committed)."""
+        ...
+
+    def recent(self, *, limit: int = 50) -> list[ProcessRun]: ...
+
+
 class CounterRepository(Protocol):
     def allocate(self, name: str, count: int) -> int:
         """Reserve ``count`` consecutive values of a counter; return the first."""
@@ -243,6 +266,9 @@ class UnitOfWork(Protocol):
 
     @property
     def definitions(self) -> DefinitionRepository: ...
+
+    @property
+    def runs(self) -> RunRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -97,7 +97,7 @@ def run_process(
     InvalidTransitionError when nothing selected is in an addressed state, FourEyesError,
     and the NotFound errors for unknown lots, types or vouchers.
     """
-    _check_selection(process, selection)
+    check_selection(process, selection)
     to_state = _result_state(process)
     now = clock()
     with uow:
@@ -163,7 +163,7 @@ def modify_vouchers(
     or value, or for an expiration not after the effective date; InvalidTransitionError as
     ``run_process`` does.
     """
-    _check_selection(Process.MODIFY, selection)
+    check_selection(Process.MODIFY, selection)
     if value_minor is not None:
         raise ValidationError("modify never changes a voucher's value")
     for name, moment in (("effective", effective_at), ("expiration", expires_at)):
@@ -205,7 +205,8 @@ def modify_vouchers(
     return ProcessOutcome(Process.MODIFY, count)
 
 
-def _check_selection(process: Process, selection: Selection) -> None:
+def check_selection(process: Process, selection: Selection) -> None:
+    """Raises ValidationError unless ``process`` accepts this kind of selection."""
     allowed = _SELECTIONS.get(process)
     if allowed is None:
         raise ValidationError(f"{process} is not a bulk process")

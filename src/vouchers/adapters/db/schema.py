@@ -191,3 +191,24 @@ business_definitions = Table(
         sqlite_where=text("active"),
     ),
 )
+
+process_runs = Table(
+    "process_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("process", String(16), nullable=False),
+    Column("criteria", JSON, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("scheduled_for", UtcDateTime, nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("heartbeat_at", UtcDateTime),
+    Column("worker", String(100)),
+    Column("done", BigInteger, nullable=False, default=0),
+    Column("total", BigInteger),
+    Column("count", BigInteger),
+    Column("error", Text),
+    Index("ix_process_runs_status_scheduled_for", "status", "scheduled_for"),
+)

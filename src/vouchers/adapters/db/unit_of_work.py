@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
+from vouchers.adapters.db.runs import SqlRunRepository
 from vouchers.adapters.db.repositories import (
     SqlCounterRepository,
     SqlLotRepository,
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
     vouchers: SqlVoucherRepository
     counters: SqlCounterRepository
     definitions: SqlDefinitionRepository
+    runs: SqlRunRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -49,6 +51,7 @@ class SqlUnitOfWork:
         self.vouchers = SqlVoucherRepository(connection)
         self.counters = SqlCounterRepository(connection)
         self.definitions = SqlDefinitionRepository(connection)
+        self.runs = SqlRunRepository(connection)
         return self
 
     def __exit__(
