@@ -15,6 +15,7 @@ from vouchers.domain.runs import RunStatus
 from vouchers.domain.vouchers import VoucherState
 from vouchers.errors import InvalidTransitionError, ValidationError
 from vouchers.services import lots, runs, vouchers
+from vouchers.services.processes import Selection, run_process
 
 NEVER_STOP = lambda: False  # noqa: E731
 
@@ -166,8 +167,6 @@ def test_a_one_transaction_run_that_committed_before_its_worker_died_is_complete
     make_type(app)
     lot = generate(app, "PREM", 4)
     run = runs.request_run(Process.ACCEPT, {"lot": lot}, uow=app.uow(), clock=app.clock, actor="b")
-    from vouchers.services.processes import Selection, run_process
-
     with app.uow() as uow:
         uow.runs.claim(run.id, now=app.clock(), worker="dead-host:1")
         uow.commit()

@@ -9,13 +9,13 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
-from vouchers.adapters.db.runs import SqlRunRepository
 from vouchers.adapters.db.repositories import (
     SqlCounterRepository,
     SqlLotRepository,
     SqlVoucherRepository,
     SqlVoucherTypeRepository,
 )
+from vouchers.adapters.db.runs import SqlRunRepository
 from vouchers.errors import StorageError
 
 
