@@ -121,6 +121,10 @@ class VoucherTypeRepository(Protocol):
         """By id or alternative code; raises VoucherTypeNotFoundError."""
         ...
 
+    def update(self, voucher_type: VoucherType) -> None:
+        """Store the updatable fields of an existing type."""
+        ...
+
     def list(self) -> list[VoucherType]: ...
 
 

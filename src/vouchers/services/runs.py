@@ -19,7 +19,7 @@ from vouchers.domain.lifecycle import Process, parse_states
 from vouchers.domain.runs import ProcessRun, RunStatus
 from vouchers.errors import ValidationError, VouchersError
 from vouchers.services import lots, processes
-from vouchers.services.ports import Clock, CodeVault, UnitOfWork
+from vouchers.services.ports import Clock, CodeVault, Progress, UnitOfWork
 
 WorkerAlive = Callable[[str], bool | None]
 """Tells whether a worker (by its identity) still runs: True, False, or None (unknown)."""
@@ -58,6 +58,7 @@ class RunContext:
     worker: str
     four_eyes: bool = True
     executor: Executor | None = None
+    progress: Progress | None = None  # besides the run's own record of progress
 
 
 def request_run(
@@ -184,6 +185,8 @@ def _dispatch(run: ProcessRun, *, uow: UnitOfWork, context: RunContext) -> int:
             with uow:
                 uow.runs.update(run_id, done=done, total=total, heartbeat_at=context.clock())
                 uow.commit()
+            if context.progress is not None:
+                context.progress(done, total)
 
         lot = lots.generate_lot(
             criteria["lot"],
@@ -273,7 +276,7 @@ def work(
     context: RunContext,
     alive: WorkerAlive,
     should_stop: Callable[[], bool],
-    sleep: Callable[[float], None],
+    sleep: Callable[[float], object],
     once: bool = False,
     poll_seconds: float = 5.0,
 ) -> int:

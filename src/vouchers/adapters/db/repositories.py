@@ -80,6 +80,13 @@ class SqlVoucherTypeRepository:
             raise VoucherTypeNotFoundError(f"no voucher type {ref!r}")
         return _voucher_type_from_row(row)
 
+    def update(self, voucher_type: VoucherType) -> None:
+        t = schema.voucher_types
+        values = _voucher_type_values(voucher_type)
+        for identity in ("alternative_code", "created_at", "created_by"):
+            del values[identity]
+        self._c.execute(update(t).where(t.c.id == voucher_type.id).values(values))
+
     def list(self) -> list[VoucherType]:
         t = schema.voucher_types
         rows = self._c.execute(select(t).order_by(t.c.alternative_code))
