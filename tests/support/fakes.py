@@ -13,6 +13,14 @@ digest repeated within one chunk), unique voucher numbers (a driver error, so
 ``StorageError``), UTC-aware timestamps (``ValueError``), the not-found errors of ``get``,
 and the two seeded counters.
 
+The life-cycle repositories do what ``transitions.py``, ``definitions.py`` and ``runs.py``
+do in SQL: a transition moves every voucher matching the criteria (its state *as of
+now*, expiry derived) and writes one history row each whose ``from_value`` is that
+derived state; purging wipes digest, ciphertext, key ids and tail; a modification writes
+one history row per changed field (old timestamps as ISO 8601 text, where SQL writes its
+database's cast); ``set_active`` leaves at most one definition active, and a definition's
+code is stored as given but looked up upper-cased; run criteria make a JSON round trip.
+
 The vault is not faked: ``vouchers.adapters.keys.CodeVault`` is pure CPU and fast, and a
 fake would let a test pass with digests or ciphertexts the real one never produces.
 """
@@ -21,23 +29,36 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot, LotState
+from vouchers.domain.runs import ProcessRun, RunStatus
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher
 from vouchers.errors import (
+    DefinitionNotFoundError,
     DuplicateError,
     LotNotFoundError,
+    RunNotFoundError,
     StorageError,
     VoucherNotFoundError,
     VoucherTypeNotFoundError,
 )
-from vouchers.services.ports import CodeVault, NewVouchers, SealedSecret
+from vouchers.services.ports import (
+    CodeVault,
+    HistoryEntry,
+    NewVouchers,
+    SealedSecret,
+    Transition,
+    UnitOfWork,
+    VoucherCriteria,
+)
 
 
 @dataclass(frozen=True)
@@ -46,25 +67,43 @@ class StoredVoucher:
 
     voucher: Voucher
     digest: bytes | None
-    lookup_key_id: int
+    lookup_key_id: int | None
     ciphertext: bytes | None
-    data_key_id: int
+    data_key_id: int | None
+
+    def sealed(self) -> SealedSecret | None:
+        """The secret as stored; None once purged."""
+        if self.ciphertext is None or self.data_key_id is None or self.lookup_key_id is None:
+            return None
+        return SealedSecret(
+            self.voucher.number, self.ciphertext, self.data_key_id, self.lookup_key_id
+        )
 
 
 @dataclass
 class _Tables:
-    """One snapshot of every table. Values are frozen, so copying the dicts isolates it."""
+    """One snapshot of every table. Values are frozen, so copying the containers isolates it."""
 
     voucher_types: dict[int, VoucherType] = field(default_factory=dict)
     lots: dict[int, Lot] = field(default_factory=dict)
     vouchers: dict[int, StoredVoucher] = field(default_factory=dict)
     digests: dict[bytes, int] = field(default_factory=dict)  # the unique index: digest → number
+    history: list[HistoryEntry] = field(default_factory=list)  # in insertion (id) order
+    definitions: dict[int, BusinessDefinition] = field(default_factory=dict)
+    runs: dict[int, ProcessRun] = field(default_factory=dict)
     # Seeded by the initial migration.
     counters: dict[str, int] = field(default_factory=lambda: {"voucher": 1, "lot": 1})
-    next_ids: dict[str, int] = field(default_factory=lambda: {"voucher_types": 1, "lots": 1})
+    next_ids: dict[str, int] = field(
+        default_factory=lambda: {
+            "voucher_types": 1,
+            "lots": 1,
+            "business_definitions": 1,
+            "process_runs": 1,
+        }
+    )
 
     def copy(self) -> _Tables:
-        return _Tables(**{f.name: dict(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        return _Tables(**{f.name: getattr(self, f.name).copy() for f in dataclasses.fields(self)})
 
     def new_id(self, table: str) -> int:
         new = self.next_ids[table]
@@ -85,10 +124,14 @@ class FakeDatabase:
     def clear_codes(self, vault: CodeVault) -> dict[int, str]:
         """Every committed voucher's code, opened with ``vault``, by number."""
         return {
-            row.voucher.number: vault.open(row.voucher.number, row.ciphertext, row.data_key_id)
-            for row in self.rows()
-            if row.ciphertext is not None
+            secret.number: vault.open(secret.number, secret.ciphertext, secret.data_key_id)
+            for secret in (row.sealed() for row in self.rows())
+            if secret is not None
         }
+
+    def history(self, number: int) -> list[HistoryEntry]:
+        """Committed history rows of one voucher, oldest first (as the repository orders)."""
+        return _ordered(entry for entry in self.tables.history if entry.voucher_number == number)
 
     def put(self, number: int, **changes: Any) -> None:
         """Change a committed voucher row behind the services' back (states they cannot set yet,
@@ -110,7 +153,7 @@ def _utc_aware(*values: datetime | None) -> None:
         raise ValueError("naive datetime given to the database; use UTC-aware times")
 
 
-_Named = TypeVar("_Named", VoucherType, Lot)
+_Named = TypeVar("_Named", VoucherType, Lot, BusinessDefinition)
 
 
 def _find(table: dict[int, _Named], ref: int | str) -> _Named | None:
@@ -118,6 +161,30 @@ def _find(table: dict[int, _Named], ref: int | str) -> _Named | None:
     if isinstance(ref, int):
         return table.get(ref)
     return next((row for row in table.values() if row.alternative_code == ref.upper()), None)
+
+
+def _matches(voucher: Voucher, criteria: VoucherCriteria) -> bool:
+    """``transitions.matching``: every given criterion holds; states compare as of ``now``."""
+    return (
+        voucher.state_at(criteria.now) in criteria.states
+        and criteria.lot_id in (None, voucher.lot_id)
+        and criteria.type_id in (None, voucher.type_id)
+        and (criteria.number_from is None or voucher.number >= criteria.number_from)
+        and (criteria.number_to is None or voucher.number <= criteria.number_to)
+        and criteria.stored_state in (None, voucher.state)
+        and (criteria.expired_before is None or voucher.expires_at <= criteria.expired_before)
+    )
+
+
+def _ordered(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
+    """By time, then insertion order: ``ORDER BY at, id``."""
+    return sorted(entries, key=lambda entry: entry.at)
+
+
+def _shown(value: object) -> str:
+    """A modified value as history text. SQL casts the old column value to text, which for
+    timestamps is database-specific; the fake writes ISO 8601 for old and new alike."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class FakeVoucherTypeRepository:
@@ -138,6 +205,17 @@ class FakeVoucherTypeRepository:
         if found is None:
             raise VoucherTypeNotFoundError(f"no voucher type {ref!r}")
         return found
+
+    def update(self, voucher_type: VoucherType) -> None:
+        # Every column but the identity ones; an id that matches no row changes nothing.
+        stored = self._t.voucher_types.get(voucher_type.id) if voucher_type.id else None
+        if stored is not None:
+            self._t.voucher_types[stored.id or 0] = dataclasses.replace(
+                voucher_type,
+                alternative_code=stored.alternative_code,
+                created_at=stored.created_at,
+                created_by=stored.created_by,
+            )
 
     def list(self) -> list[VoucherType]:
         return sorted(self._t.voucher_types.values(), key=lambda vt: vt.alternative_code)
@@ -240,10 +318,10 @@ class FakeVoucherRepository:
         self, lookup_key_id: int, data_key_id: int, *, after: int, limit: int
     ) -> builtins.list[SealedSecret]:
         found = [
-            SealedSecret(row.voucher.number, row.ciphertext, row.data_key_id, row.lookup_key_id)
-            for row in self._select(after=after)
-            if row.ciphertext is not None
-            and (row.lookup_key_id != lookup_key_id or row.data_key_id != data_key_id)
+            secret
+            for secret in (row.sealed() for row in self._select(after=after))
+            if secret is not None
+            and (secret.lookup_key_id != lookup_key_id or secret.data_key_id != data_key_id)
         ]
         return found[:limit]
 
@@ -264,12 +342,212 @@ class FakeVoucherRepository:
     def list(self, *, lot_id: int | None = None, after: int = 0, limit: int = 100) -> list[Voucher]:
         return [row.voucher for row in self._select(lot_id=lot_id, after=after)][:limit]
 
+    def transition(self, transition: Transition) -> int:
+        criteria = transition.criteria
+        _utc_aware(criteria.now, criteria.expired_before)
+        moved = self._matching(criteria)
+        self._t.history.extend(
+            HistoryEntry(
+                voucher_number=row.voucher.number,
+                field="state",
+                process=transition.process,
+                # As in SQL: the state as of now, but the stored one for the sweep.
+                from_value=(criteria.stored_state or row.voucher.state_at(criteria.now)).value,
+                to_value=transition.to_state.value,
+                at=criteria.now,
+                by=transition.actor,
+                run_id=transition.run_id or None,
+            )
+            for row in moved
+        )
+        for row in moved:
+            number = row.voucher.number
+            voucher = dataclasses.replace(row.voucher, state=transition.to_state)
+            if not transition.wipe_secrets:
+                self._t.vouchers[number] = dataclasses.replace(row, voucher=voucher)
+                continue
+            if row.digest is not None:
+                del self._t.digests[row.digest]
+            self._t.vouchers[number] = StoredVoucher(
+                dataclasses.replace(voucher, code_tail=None), None, None, None, None
+            )
+        return len(moved)
+
+    def generated_by(self, criteria: VoucherCriteria) -> set[str]:
+        _utc_aware(criteria.now, criteria.expired_before)
+        lot_ids = {row.voucher.lot_id for row in self._matching(criteria)}
+        return {
+            lot.generated_by
+            for lot_id, lot in self._t.lots.items()
+            if lot_id in lot_ids and lot.generated_by is not None
+        }
+
+    def modify(
+        self,
+        criteria: VoucherCriteria,
+        changes: dict[str, object],
+        *,
+        actor: str,
+        run_id: int | None,
+    ) -> int:
+        _utc_aware(criteria.now, criteria.expired_before)
+        columns = {f.name for f in dataclasses.fields(Voucher)}
+        for name, value in changes.items():
+            if name not in columns:  # the SQL adapter looks the column up: a KeyError
+                raise KeyError(name)
+            if isinstance(value, datetime):
+                _utc_aware(value)
+        matched = self._matching(criteria)
+        # One pass per field, as the SQL runs one INSERT … SELECT per field before the UPDATE.
+        for name, value in changes.items():
+            self._t.history.extend(
+                HistoryEntry(
+                    voucher_number=row.voucher.number,
+                    field=name,
+                    process="modify",
+                    from_value=_shown(getattr(row.voucher, name)),
+                    to_value=_shown(value),
+                    at=criteria.now,
+                    by=actor,
+                    run_id=run_id or None,
+                )
+                for row in matched
+                if getattr(row.voucher, name) != value
+            )
+        for row in matched:
+            voucher = dataclasses.replace(row.voucher, **changes)  # type: ignore[arg-type]
+            self._t.vouchers[row.voucher.number] = dataclasses.replace(row, voucher=voucher)
+        return len(matched)
+
+    def add_history(self, entries: Sequence[HistoryEntry]) -> None:
+        for entry in entries:
+            _utc_aware(entry.at)
+            if entry.voucher_number not in self._t.vouchers:  # the foreign key
+                raise StorageError(f"history for voucher {entry.voucher_number}, which is absent")
+        self._t.history.extend(entries)
+
+    def history(self, number: int) -> builtins.list[HistoryEntry]:
+        return _ordered(entry for entry in self._t.history if entry.voucher_number == number)
+
+    def secret(self, number: int) -> SealedSecret | None:
+        row = self._t.vouchers.get(number)
+        return None if row is None else row.sealed()
+
+    def _matching(self, criteria: VoucherCriteria) -> builtins.list[StoredVoucher]:
+        return [row for row in self._select() if _matches(row.voucher, criteria)]
+
     def _select(self, *, lot_id: int | None = None, after: int = 0) -> builtins.list[StoredVoucher]:
         return [
             self._t.vouchers[n]
             for n in sorted(self._t.vouchers)
             if n > after and (lot_id is None or self._t.vouchers[n].voucher.lot_id == lot_id)
         ]
+
+
+class FakeDefinitionRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def add(self, definition: BusinessDefinition, *, at: datetime, by: str) -> BusinessDefinition:
+        _utc_aware(at)
+        # Stored as given and compared exactly, like the unique column (``get`` upper-cases).
+        code = definition.alternative_code
+        if any(other.alternative_code == code for other in self._t.definitions.values()):
+            raise DuplicateError(f"a business definition with alternative code {code} exists")
+        new_id = self._t.new_id("business_definitions")
+        self._t.definitions[new_id] = dataclasses.replace(definition, id=new_id, active=False)
+        return self.get(new_id)
+
+    def get(self, ref: int | str) -> BusinessDefinition:
+        found = _find(self._t.definitions, ref)
+        if found is None:
+            raise DefinitionNotFoundError(f"no business definition {ref!r}")
+        return found
+
+    def active(self) -> BusinessDefinition | None:
+        return next((d for d in self._t.definitions.values() if d.active), None)
+
+    def set_active(self, definition_id: int | None) -> None:
+        # Like the two UPDATEs: deactivate every active one, then activate this id (if any).
+        for key, definition in self._t.definitions.items():
+            active = key == definition_id
+            if definition.active != active:
+                self._t.definitions[key] = dataclasses.replace(definition, active=active)
+
+    def all(self) -> builtins.list[BusinessDefinition]:
+        return [self._t.definitions[key] for key in sorted(self._t.definitions)]
+
+
+# The columns of process_runs: ``extra`` is not stored, so it reads back empty.
+_RUN_COLUMNS = frozenset(f.name for f in dataclasses.fields(ProcessRun)) - {"id", "extra"}
+
+
+class FakeRunRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def add(self, run: ProcessRun) -> ProcessRun:
+        _utc_aware(run.scheduled_for, run.requested_at)
+        new_id = self._t.new_id("process_runs")
+        # Only what was asked is inserted; criteria make a JSON round trip.
+        self._t.runs[new_id] = ProcessRun(
+            process=run.process,
+            criteria=json.loads(json.dumps(run.criteria)),
+            status=RunStatus(run.status),
+            scheduled_for=run.scheduled_for,
+            requested_by=run.requested_by,
+            requested_at=run.requested_at,
+            id=new_id,
+        )
+        return self.get(new_id)
+
+    def get(self, run_id: int) -> ProcessRun:
+        found = self._t.runs.get(run_id)
+        if found is None:
+            raise RunNotFoundError(f"no process run {run_id}")
+        return found
+
+    def claim(self, run_id: int | None, *, now: datetime, worker: str) -> ProcessRun | None:
+        _utc_aware(now)
+        scheduled = [
+            run
+            for run in self._t.runs.values()
+            if run.status is RunStatus.SCHEDULED
+            and (run.id == run_id if run_id is not None else run.scheduled_for <= now)
+        ]
+        if not scheduled:
+            return None
+        found = min(scheduled, key=lambda run: (run.scheduled_for, run.id or 0))
+        self._t.runs[found.id or 0] = dataclasses.replace(
+            found,
+            status=RunStatus.RUNNING,
+            worker=worker,
+            started_at=now,
+            heartbeat_at=now,
+            error=None,
+        )
+        return self.get(found.id or 0)
+
+    def update(self, run_id: int, **values: Any) -> None:
+        unknown = set(values) - _RUN_COLUMNS
+        if unknown:  # SQLAlchemy: "Unconsumed column names"
+            raise StorageError(f"process_runs has no column {', '.join(sorted(unknown))}")
+        _utc_aware(*(v for v in values.values() if isinstance(v, datetime)))
+        if "status" in values:
+            values["status"] = RunStatus(values["status"])
+        if "criteria" in values:
+            values["criteria"] = json.loads(json.dumps(values["criteria"]))
+        if (run := self._t.runs.get(run_id)) is not None:
+            self._t.runs[run_id] = dataclasses.replace(run, **values)
+
+    def running(self) -> builtins.list[ProcessRun]:
+        return [run for run in self._t.runs.values() if run.status is RunStatus.RUNNING]
+
+    def history_rows(self, run_id: int) -> int:
+        return sum(1 for entry in self._t.history if entry.run_id == run_id)
+
+    def recent(self, *, limit: int = 50) -> builtins.list[ProcessRun]:
+        return [self._t.runs[key] for key in sorted(self._t.runs, reverse=True)][:limit]
 
 
 class FakeCounterRepository:
@@ -332,6 +610,19 @@ class FakeUnitOfWork:
     @property
     def counters(self) -> FakeCounterRepository:
         return FakeCounterRepository(self._open())
+
+    @property
+    def definitions(self) -> FakeDefinitionRepository:
+        return FakeDefinitionRepository(self._open())
+
+    @property
+    def runs(self) -> FakeRunRepository:
+        return FakeRunRepository(self._open())
+
+
+def _conforms(uow: FakeUnitOfWork) -> UnitOfWork:
+    """Never called: ``mypy --strict tests/support/fakes.py`` checks the fake against the port."""
+    return uow
 
 
 class FakeClock:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from vouchers.domain.voucher_types import ALTERNATIVE_CODE
 from vouchers.domain.vouchers import VoucherState
 from vouchers.errors import InvalidTransitionError, ValidationError
 
@@ -94,6 +95,12 @@ class BusinessDefinition:
     id: int | None = None
 
     def __post_init__(self) -> None:
+        code = self.alternative_code.strip().upper()
+        if not ALTERNATIVE_CODE.match(code):
+            raise ValidationError(f"alternative code {self.alternative_code!r} is not valid")
+        if not self.name.strip():
+            raise ValidationError("a business definition needs a name")
+        object.__setattr__(self, "alternative_code", code)
         for process, states in self.restrictions.items():
             if process not in RESTRICTABLE:
                 raise ValidationError(f"a business definition cannot restrict {process}")
@@ -146,7 +153,8 @@ def check_transition(
 
 def parse_states(names: Iterable[str]) -> frozenset[VoucherState]:
     """States from their names; raises ValidationError for an unknown one."""
-    try:
-        return frozenset(VoucherState(name.strip().lower()) for name in names if name.strip())
-    except ValueError as exc:
-        raise ValidationError(f"unknown voucher state in {list(names)!r}") from exc
+    given = [name.strip().lower() for name in names if name.strip()]
+    unknown = [name for name in given if name not in {state.value for state in VoucherState}]
+    if unknown:
+        raise ValidationError("unknown voucher state: " + ", ".join(unknown))
+    return frozenset(VoucherState(name) for name in given)

@@ -172,14 +172,23 @@ def modify_vouchers(
     now = clock()
     with uow:
         changes: dict[str, object] = {}
+        # The lot (or the one voucher) stands for the vouchers' currency, value and dates.
+        reference = (
+            uow.lots.get(selection.lot)
+            if selection.lot is not None
+            else uow.vouchers.get(_number(selection))
+        )
         if type_ref is not None:
             new_type = uow.voucher_types.get(type_ref)
-            lot = uow.lots.get(selection.lot) if selection.lot is not None else None
-            current = lot.currency if lot else uow.vouchers.get(_number(selection)).currency
-            if new_type.currency.code != current:
+            if new_type.currency.code != reference.currency:
                 raise ValidationError(
                     f"type {new_type.alternative_code} is in {new_type.currency.code}, "
-                    f"the vouchers in {current}"
+                    f"the vouchers in {reference.currency}"
+                )
+            if new_type.value_minor is not None and new_type.value_minor != reference.value_minor:
+                raise ValidationError(
+                    f"type {new_type.alternative_code} has another value; modify never "
+                    "changes a voucher's value"
                 )
             changes["type_id"] = new_type.id
         if effective_at is not None:
@@ -188,7 +197,9 @@ def modify_vouchers(
             changes["expires_at"] = expires_at
         if not changes:
             raise ValidationError("nothing to modify: give a type or validity dates")
-        if effective_at and expires_at and expires_at <= effective_at:
+        starts = effective_at or reference.effective_at
+        ends = expires_at or reference.expires_at
+        if ends <= starts:
             raise ValidationError("the expiration date must come after the effective date")
         definition = uow.definitions.active()
         states = addressed_states(Process.MODIFY, definition)
@@ -238,8 +249,9 @@ def _criteria(
         None if selection.voucher_type is None else uow.voucher_types.get(selection.voucher_type).id
     )
     low, high = selection.number_from, selection.number_to
-    if selection.number is not None:
-        low = high = selection.number
+    if selection.number is not None:  # every given part must hold: intersect
+        low = selection.number if low is None else max(low, selection.number)
+        high = selection.number if high is None else min(high, selection.number)
     days = selection.days_after_expiration
     return VoucherCriteria(
         states=states,

@@ -41,7 +41,6 @@ UPDATABLE = frozenset(
         "product_types",
         "default_payment_type",
         "validity_days",
-        "auto_activate",
     }
 )
 """What may change on a type: nothing that issued vouchers or their codes depend on."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from vouchers.domain.codes import CodeFormat
 from vouchers.domain.lifecycle import Process, check_transition
+from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher, VoucherState
 from vouchers.errors import InvalidTransitionError, ValidationError, VoucherNotFoundError
 from vouchers.services.ports import Clock, CodeVault, HistoryEntry, UnitOfWork
@@ -91,7 +92,7 @@ def voucher_history(number: int, *, uow: UnitOfWork) -> list[HistoryEntry]:
             field="state",
             process="generate",
             from_value=None,
-            to_value=_created_state(voucher, uow.vouchers.history(number)),
+            to_value=_created_state(uow.voucher_types.get(lot.type_id)),
             at=voucher.created_at,
             by=lot.generated_by or lot.created_by or "",
         )
@@ -133,7 +134,6 @@ def reveal_code(
     return code
 
 
-def _created_state(voucher: Voucher, history: list[HistoryEntry]) -> str:
-    state_changes = [entry for entry in history if entry.field == "state"]
-    first = state_changes[0].from_value if state_changes else voucher.state.value
-    return first or voucher.state.value
+def _created_state(voucher_type: VoucherType) -> str:
+    # auto_activate cannot change once a type exists, so the type still says it.
+    return (VoucherState.ACTIVATED if voucher_type.auto_activate else VoucherState.DRAFT).value

@@ -9,7 +9,7 @@ slip between history and change; on SQLite the write transaction is already excl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -90,6 +90,11 @@ def apply_transition(connection: Connection, transition: Transition) -> int:
         }
     where = matching(transition.criteria)
     now = transition.criteria.now
+    # History says what the process saw: the state as of now (a purge of an activated
+    # voucher past expiry purges an expired one) — except for the sweep, which records the
+    # stored state it writes down.
+    stored = transition.criteria.stored_state
+    seen = state_as_of(now) if stored is None else literal(stored.value)
     history_row = (
         literal("state"),
         literal(transition.process),
@@ -101,10 +106,7 @@ def apply_transition(connection: Connection, transition: Transition) -> int:
     )
     if connection.dialect.name == "postgresql":
         old = (
-            select(_V.c.number, state_as_of(now).label("from_state"))
-            .where(where)
-            .with_for_update()
-            .cte("old")
+            select(_V.c.number, seen.label("from_state")).where(where).with_for_update().cte("old")
         )
         moved = (
             update(_V)
@@ -118,9 +120,9 @@ def apply_transition(connection: Connection, transition: Transition) -> int:
             insert(_H).from_select(_HISTORY_COLUMNS, source).returning(_H.c.id).cte("recorded")
         )
         return int(connection.execute(select(func.count()).select_from(recorded)).scalar_one())
-    source = select(
-        _V.c.number, *history_row[:2], cast(state_as_of(now), String), *history_row[2:]
-    ).where(where)
+    source = select(_V.c.number, *history_row[:2], cast(seen, String), *history_row[2:]).where(
+        where
+    )
     connection.execute(insert(_H).from_select(_HISTORY_COLUMNS, source))
     result = connection.execute(update(_V).where(where).values(values))
     return int(result.rowcount)
@@ -155,12 +157,16 @@ def apply_modification(
         connection.execute(select(func.count()).select_from(locked))
     for column_name, new_value in changes.items():
         column = _V.c[column_name]
-        shown = new_value.isoformat() if isinstance(new_value, datetime) else str(new_value)
+        if isinstance(new_value, datetime):
+            shown = new_value.astimezone(UTC).isoformat(timespec="microseconds")
+            old_shown = _iso_text(connection, column)
+        else:
+            shown, old_shown = str(new_value), cast(column, String)
         source = select(
             _V.c.number,
             literal(column_name),
             literal("modify"),
-            cast(column, String),
+            old_shown,
             literal(shown),
             literal(criteria.now, schema.UtcDateTime()),
             literal(actor),
@@ -169,3 +175,11 @@ def apply_modification(
         connection.execute(insert(_H).from_select(_HISTORY_COLUMNS, source))
     result = connection.execute(update(_V).where(where).values(changes))
     return int(result.rowcount)
+
+
+def _iso_text(connection: Connection, column: Any) -> ColumnElement[Any]:
+    """A UTC timestamp column as ISO 8601 text, the way Python's isoformat writes it."""
+    if connection.dialect.name == "postgresql":
+        pattern = 'YYYY-MM-DD"T"HH24:MI:SS.US'
+        return func.to_char(func.timezone("UTC", column), pattern) + "+00:00"
+    return func.replace(column, " ", "T") + "+00:00"  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
