@@ -85,7 +85,7 @@ def test_a_killed_generation_is_never_posted_half_done_and_a_worker_finishes_it(
     assert run.status is RunStatus.RUNNING  # orphaned: its worker is gone
 
     worker = vouchers_process(cli.database_url, cli.home, "worker", "--once")
-    out, err = worker.communicate(timeout=300)
+    _, err = worker.communicate(timeout=300)
     assert worker.returncode == 0, err
 
     done = lots.get_lot(lot, uow=app.uow())

@@ -143,6 +143,10 @@ class LotRepository(Protocol):
         """How many vouchers the lots of a type hold or will hold once generated."""
         ...
 
+    def modify(self, lot_id: int, changes: dict[str, object]) -> None:
+        """Set the lot's type_id, effective_at or expires_at."""
+        ...
+
     def assign_numbers(self, lot_id: int, first_number: int, *, by: str) -> None:
         """Record the lot's reserved block of numbers and who generates it."""
         ...

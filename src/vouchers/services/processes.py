@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vouchers.domain.lifecycle import RESULTS, Process, addressed_states, check_transition
-from vouchers.domain.vouchers import VoucherState
+from vouchers.domain.lots import Lot
+from vouchers.domain.vouchers import Voucher, VoucherState
 from vouchers.errors import FourEyesError, InvalidTransitionError, ValidationError
 from vouchers.services.ports import Clock, Transition, UnitOfWork, VoucherCriteria
 
@@ -171,36 +172,13 @@ def modify_vouchers(
             raise ValidationError(f"the {name} date needs a time zone")
     now = clock()
     with uow:
-        changes: dict[str, object] = {}
         # The lot (or the one voucher) stands for the vouchers' currency, value and dates.
         reference = (
             uow.lots.get(selection.lot)
             if selection.lot is not None
             else uow.vouchers.get(_number(selection))
         )
-        if type_ref is not None:
-            new_type = uow.voucher_types.get(type_ref)
-            if new_type.currency.code != reference.currency:
-                raise ValidationError(
-                    f"type {new_type.alternative_code} is in {new_type.currency.code}, "
-                    f"the vouchers in {reference.currency}"
-                )
-            if new_type.value_minor is not None and new_type.value_minor != reference.value_minor:
-                raise ValidationError(
-                    f"type {new_type.alternative_code} has another value; modify never "
-                    "changes a voucher's value"
-                )
-            changes["type_id"] = new_type.id
-        if effective_at is not None:
-            changes["effective_at"] = effective_at
-        if expires_at is not None:
-            changes["expires_at"] = expires_at
-        if not changes:
-            raise ValidationError("nothing to modify: give a type or validity dates")
-        starts = effective_at or reference.effective_at
-        ends = expires_at or reference.expires_at
-        if ends <= starts:
-            raise ValidationError("the expiration date must come after the effective date")
+        changes = _modifications(uow, reference, type_ref, effective_at, expires_at)
         definition = uow.definitions.active()
         states = addressed_states(Process.MODIFY, definition)
         if selection.number is not None:
@@ -208,12 +186,48 @@ def modify_vouchers(
             check_transition(voucher.number, voucher.state_at(now), Process.MODIFY, definition)
         criteria = _criteria(uow, selection, states, now)
         count = uow.vouchers.modify(criteria, changes, actor=actor, run_id=run_id)
+        if selection.lot is not None and criteria.lot_id is not None:
+            # The lot's own type and validity follow, so later checks see what vouchers have.
+            uow.lots.modify(criteria.lot_id, changes)
         if count == 0:
             raise InvalidTransitionError(
                 f"no voucher in {selection.describe()} is in a state modify addresses"
             )
         uow.commit()
     return ProcessOutcome(Process.MODIFY, count)
+
+
+def _modifications(
+    uow: UnitOfWork,
+    reference: Lot | Voucher,
+    type_ref: int | str | None,
+    effective_at: datetime | None,
+    expires_at: datetime | None,
+) -> dict[str, object]:
+    """The validated column changes of a modify request."""
+    changes: dict[str, object] = {}
+    if type_ref is not None:
+        new_type = uow.voucher_types.get(type_ref)
+        if new_type.currency.code != reference.currency:
+            raise ValidationError(
+                f"type {new_type.alternative_code} is in {new_type.currency.code}, "
+                f"the vouchers in {reference.currency}"
+            )
+        if new_type.value_minor is not None and new_type.value_minor != reference.value_minor:
+            raise ValidationError(
+                f"type {new_type.alternative_code} has another value; modify never "
+                "changes a voucher's value"
+            )
+        changes["type_id"] = new_type.id
+    if effective_at is not None:
+        changes["effective_at"] = effective_at
+    if expires_at is not None:
+        changes["expires_at"] = expires_at
+    if not changes:
+        raise ValidationError("nothing to modify: give a type or validity dates")
+    if (expires_at or reference.expires_at) <= (effective_at or reference.effective_at):
+        raise ValidationError("the expiration date must come after the effective date")
+    return changes
 
 
 def check_selection(process: Process, selection: Selection) -> None:

@@ -91,14 +91,20 @@ def request_run(
     return saved
 
 
-def execute_run(run_id: int, *, uow: UnitOfWork, context: RunContext) -> ProcessRun:
-    """Claim run ``run_id`` (if still scheduled) and carry it out; return how it ended."""
+def execute_run(
+    run_id: int, *, uow: UnitOfWork, context: RunContext, reraise: bool = False
+) -> ProcessRun:
+    """Claim run ``run_id`` (if still scheduled) and carry it out; return how it ended.
+
+    With ``reraise`` a refusal is recorded on the run and then raised to the caller (who
+    asked for it to run now and wants the error itself).
+    """
     with uow:
         run = uow.runs.claim(run_id, now=context.clock(), worker=context.worker)
         uow.commit()
     if run is None:
         return get_run(run_id, uow=uow)
-    return _carry_out(run, uow=uow, context=context)
+    return _carry_out(run, uow=uow, context=context, reraise=reraise)
 
 
 def run_due(*, uow: UnitOfWork, context: RunContext) -> ProcessRun | None:
@@ -159,13 +165,17 @@ def list_runs(*, uow: UnitOfWork, limit: int = 50) -> list[ProcessRun]:
 # -- carrying a run out ----------------------------------------------------------------
 
 
-def _carry_out(run: ProcessRun, *, uow: UnitOfWork, context: RunContext) -> ProcessRun:
+def _carry_out(
+    run: ProcessRun, *, uow: UnitOfWork, context: RunContext, reraise: bool = False
+) -> ProcessRun:
     assert run.id is not None
     run_id = run.id
     try:
         count = _dispatch(run, uow=uow, context=context)
     except VouchersError as exc:
         _finish(uow, run_id, context.clock(), status=RunStatus.FAILED, error=exc.message)
+        if reraise:
+            raise
     except BaseException as exc:
         _finish(uow, run_id, context.clock(), status=RunStatus.FAILED, error=repr(exc))
         raise
@@ -229,6 +239,22 @@ def _finish(uow: UnitOfWork, run_id: int, now: datetime, **values: Any) -> None:
             values["done"] = values["count"]
         uow.runs.update(run_id, finished_at=now, heartbeat_at=now, **values)
         uow.commit()
+
+
+def criteria_of(selection: processes.Selection, **extra: Any) -> dict[str, Any]:
+    """A selection (and modify's extra fields) as a run's JSON criteria; the inverse of
+    ``selection_from``. Times become ISO 8601 text; parts not given are left out."""
+    values: dict[str, Any] = {
+        "lot": selection.lot,
+        "voucher_type": selection.voucher_type,
+        "number_from": selection.number_from,
+        "number_to": selection.number_to,
+        "number": selection.number,
+        "states": None if selection.states is None else sorted(selection.states),
+        "days_after_expiration": selection.days_after_expiration,
+        **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in extra.items()},
+    }
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def selection_from(criteria: dict[str, Any]) -> processes.Selection:

@@ -148,6 +148,10 @@ class SqlLotRepository:
         query = select(func.coalesce(func.sum(t.c.count), 0)).where(t.c.type_id == type_id)
         return int(self._c.execute(query).scalar_one())
 
+    def modify(self, lot_id: int, changes: dict[str, object]) -> None:
+        t = schema.lots
+        self._c.execute(update(t).where(t.c.id == lot_id).values(changes))
+
     def assign_numbers(self, lot_id: int, first_number: int, *, by: str) -> None:
         t = schema.lots
         self._c.execute(

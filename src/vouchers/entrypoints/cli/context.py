@@ -1,5 +1,6 @@
 """What every command shares: the settings from global options, the app built lazily,
-the acting user, and error rendering (one line on stderr, a stable exit code)."""
+the acting user, parsing of references and dates, and error rendering (one line on
+stderr, a stable exit code)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,7 +28,10 @@ EXIT_CODES: tuple[tuple[type[errors.VouchersError], int], ...] = (
     (errors.InvalidTransitionError, 5),
     (errors.KeyMaterialError, 6),
     (errors.StorageError, 7),
+    (errors.PermissionDeniedError, 8),
 )
+
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -104,3 +109,22 @@ def progress_bar(description: str, *, enabled: bool) -> Iterator[Callable[[int, 
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def parse_ref(text: str) -> int | str:
+    """An id (all digits) or an alternative code, as services take references."""
+    return int(text) if text.isdigit() else text
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    """An ISO 8601 date or time; one without a time zone is taken as UTC.
+
+    Raises ValidationError for anything else.
+    """
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise errors.ValidationError(f"{text!r} is not an ISO 8601 date or time") from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

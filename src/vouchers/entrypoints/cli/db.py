@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from vouchers.bootstrap import database_status, upgrade_database
-from vouchers.entrypoints.cli.context import console, emit, handled, state
+from vouchers.entrypoints.cli.context import Json, console, emit, handled, state
 
 app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
-
-Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 @app.command("upgrade")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from vouchers.bootstrap import finish_key_rotation, start_key_rotation
-from vouchers.entrypoints.cli.context import console, emit, handled, progress_bar, state
+from vouchers.entrypoints.cli.context import Json, console, emit, handled, progress_bar, state
 from vouchers.services.keys import rotate_keys
 
 app = typer.Typer(help="Secret keys: status and rotation.", no_args_is_help=True)
-
-Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 @app.command("status")

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from vouchers.domain.lifecycle import Process
 from vouchers.domain.money import Money
-from vouchers.entrypoints.cli import render
-from vouchers.entrypoints.cli.context import console, emit, handled, progress_bar, state
-from vouchers.errors import ValidationError
+from vouchers.domain.runs import RunStatus
+from vouchers.entrypoints.cli import render, runs
+from vouchers.entrypoints.cli.context import (
+    Json,
+    console,
+    emit,
+    handled,
+    parse_moment,
+    parse_ref,
+    state,
+)
 from vouchers.services import lots as service
 from vouchers.services import voucher_types
 
 app = typer.Typer(help="Lots: batches of vouchers generated together.", no_args_is_help=True)
-
-Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 @app.command("create")
@@ -45,10 +51,10 @@ def create(
     cli = state(ctx)
     with handled(as_json=as_json):
         app_ = cli.app()
-        ref = _ref(type_ref)
-        cur = voucher_types.get_voucher_type(ref, uow=app_.uow()).currency
+        type_ = parse_ref(type_ref)
+        cur = voucher_types.get_voucher_type(type_, uow=app_.uow()).currency
         lot = service.create_lot(
-            ref,
+            type_,
             count=count,
             uow=app_.uow(),
             clock=app_.clock,
@@ -56,8 +62,8 @@ def create(
             alternative_code=alternative_code,
             value_minor=None if value is None else Money.parse(value, cur).minor,
             extra_value_minor=None if extra_value is None else Money.parse(extra_value, cur).minor,
-            effective_at=_when(effective),
-            expires_at=_when(expires),
+            effective_at=parse_moment(effective),
+            expires_at=parse_moment(expires),
             validity_days=validity_days,
             prefix=prefix,
             description=description,
@@ -70,22 +76,20 @@ def create(
 def generate(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="Lot alternative code or id.")],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Schedule for this time (ISO 8601) instead of running now."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Generate the vouchers of a draft lot (continues an interrupted generation)."""
-    cli = state(ctx)
-    with handled(as_json=as_json), progress_bar("generating", enabled=not as_json) as bar:
-        app_ = cli.app()
-        with app_.worker_pool() as pool:
-            lot = service.generate_lot(
-                _ref(ref),
-                uow=app_.uow(),
-                vault=app_.vault,
-                clock=app_.clock,
-                actor=cli.settings.actor,
-                progress=bar,
-                executor=pool,
-            )
+    run = runs.submit(ctx, Process.GENERATE, {"lot": parse_ref(ref)}, at=at, as_json=as_json)
+    if run.status is RunStatus.SCHEDULED:
+        scheduled = runs.render(run)
+        emit(scheduled, as_json=as_json, human=lambda: console.print(scheduled))
+        return
+    with handled(as_json=as_json):
+        lot = service.get_lot(parse_ref(ref), uow=state(ctx).app().uow())
     data = render.lot(lot)
     emit(data, as_json=as_json, human=lambda: _print_lot(data))
 
@@ -99,7 +103,7 @@ def list_(
     """List lots, newest first."""
     with handled(as_json=as_json):
         found = service.list_lots(
-            uow=state(ctx).app().uow(), type_ref=None if type_ref is None else _ref(type_ref)
+            uow=state(ctx).app().uow(), type_ref=None if type_ref is None else parse_ref(type_ref)
         )
     data = [render.lot(lot) for lot in found]
 
@@ -127,7 +131,7 @@ def show(
 ) -> None:
     """Show one lot."""
     with handled(as_json=as_json):
-        lot = service.get_lot(_ref(ref), uow=state(ctx).app().uow())
+        lot = service.get_lot(parse_ref(ref), uow=state(ctx).app().uow())
     data = render.lot(lot)
     emit(data, as_json=as_json, human=lambda: _print_lot(data))
 
@@ -138,17 +142,3 @@ def _print_lot(data: dict[str, object]) -> None:
         f"{data['generated_count']:,}/{data['count']:,} vouchers of {data['value']}, "
         f"valid {data['effective_at']} to {data['expires_at']}"
     )
-
-
-def _when(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationError(f"{text!r} is not an ISO 8601 date or time") from exc
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _ref(text: str) -> int | str:
-    return int(text) if text.isdigit() else text

@@ -12,7 +12,17 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from vouchers.config import Settings
-from vouchers.entrypoints.cli import db, demo, keys, lots, types, vouchers
+from vouchers.entrypoints.cli import (
+    db,
+    definitions,
+    demo,
+    keys,
+    lots,
+    processes,
+    runs,
+    types,
+    vouchers,
+)
 from vouchers.entrypoints.cli.context import CliState
 
 app = typer.Typer(
@@ -25,9 +35,12 @@ app = typer.Typer(
 )
 app.add_typer(types.app, name="types")
 app.add_typer(lots.app, name="lots")
+app.add_typer(definitions.app, name="definitions")
 app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
 vouchers.register(app)
+processes.register(app, lots=lots.app)
+runs.register(app)
 demo.register(app)
 
 

@@ -6,9 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from vouchers.domain.codes import CodeFormat
+from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot
 from vouchers.domain.money import Money, currency
 from vouchers.domain.voucher_types import VoucherType
+from vouchers.services.ports import HistoryEntry
+from vouchers.services.processes import ProcessOutcome
 from vouchers.services.vouchers import VoucherView
 
 # The figure shown beside a format's entropy: an attacker's guesses against live codes.
@@ -109,4 +112,34 @@ def voucher(view: VoucherView) -> dict[str, Any]:
         "customer_id": v.customer_id,
         "used_at": iso(v.used_at),
         "created_at": iso(v.created_at),
+    }
+
+
+def outcome(done: ProcessOutcome) -> dict[str, Any]:
+    return {"process": str(done.process), "count": done.count}
+
+
+def history_entry(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "at": iso(entry.at),
+        "process": entry.process,
+        "field": entry.field,
+        "from_value": entry.from_value,
+        "to_value": entry.to_value,
+        "by": entry.by,
+        "note": entry.note,
+        "run_id": entry.run_id,
+    }
+
+
+def definition(bd: BusinessDefinition) -> dict[str, Any]:
+    return {
+        "id": bd.id,
+        "alternative_code": bd.alternative_code,
+        "name": bd.name,
+        "active": bd.active,
+        "restrictions": {
+            str(process): sorted(str(s) for s in states)
+            for process, states in sorted(bd.restrictions.items())
+        },
     }

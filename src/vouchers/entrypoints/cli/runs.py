@@ -81,6 +81,7 @@ def submit(
                     run.id or 0,
                     uow=application.uow(),
                     context=_context(application, cli.settings.four_eyes, pool, bar),
+                    reraise=True,
                 )
     if run.status is RunStatus.FAILED:
         fail(f"run {run.id} failed: {run.error}", 5, as_json=as_json, kind="run-failed")

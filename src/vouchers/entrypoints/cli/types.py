@@ -18,14 +18,12 @@ from vouchers.domain.voucher_types import (
     parse_multiplier,
 )
 from vouchers.entrypoints.cli import render
-from vouchers.entrypoints.cli.context import console, emit, handled, state
+from vouchers.entrypoints.cli.context import Json, console, emit, handled, parse_ref, state
 from vouchers.services import voucher_types as service
 
 app = typer.Typer(
     help="Voucher types: the templates vouchers are generated from.", no_args_is_help=True
 )
-
-Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 @app.command("create")
@@ -142,7 +140,7 @@ def show(
 ) -> None:
     """Show one voucher type."""
     with handled(as_json=as_json):
-        found = service.get_voucher_type(_ref(ref), uow=state(ctx).app().uow())
+        found = service.get_voucher_type(parse_ref(ref), uow=state(ctx).app().uow())
     data = render.voucher_type(found)
     emit(data, as_json=as_json, human=lambda: _print_type(data))
 
@@ -163,7 +161,3 @@ def _print_type(data: dict[str, object]) -> None:
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(item.strip().upper() for item in text.split(",") if item.strip())
-
-
-def _ref(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
