@@ -347,3 +347,23 @@ def test_the_vouchers_console_script_runs_the_demo(cli: Cli, console_script: lis
     assert data["database_url"] == cli.database_url
     assert len(data["vouchers"]) == 3
     assert len(cli.codes_in_clear()) == 3
+
+
+def test_a_type_can_be_renamed_and_given_products_but_not_a_new_value(
+    sqlite_cli: Cli, error_line: ErrorLine
+) -> None:
+    sqlite_cli.json(
+        "types", "create", "--name", "Premium", "--alternative-code", "PREM",
+        "--currency", "EUR", "--value", "50.00",
+    )  # fmt: skip
+
+    updated = sqlite_cli.json(
+        "types", "update", "PREM", "--name", "Premium services", "--products", "gold,silver"
+    )
+
+    assert updated["name"] == "Premium services"
+    assert updated["products"] == ["GOLD", "SILVER"]
+    assert updated["value"] == "50.00 EUR"
+    refused = sqlite_cli("types", "update", "PREM", "--validity-days", "0")
+    error_line(refused.stderr, refused.exit_code, 2)
+    assert sqlite_cli.json("types", "show", "PREM")["validity_days"] == 365

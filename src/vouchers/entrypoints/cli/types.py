@@ -145,6 +145,40 @@ def show(
     emit(data, as_json=as_json, human=lambda: _print_type(data))
 
 
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Alternative code or id.")],
+    name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    notes: Annotated[str | None, typer.Option(help="New notes.")] = None,
+    products: Annotated[
+        str | None, typer.Option(help="Supported products, comma-separated.")
+    ] = None,
+    product_types: Annotated[
+        str | None, typer.Option(help="Supported product types, comma-separated.")
+    ] = None,
+    payment_type: Annotated[str | None, typer.Option(help="Payment type recorded on use.")] = None,
+    validity_days: Annotated[
+        int | None, typer.Option(help="Default validity of new lots, in days.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Change what a type says for lots still to come; issued vouchers keep what they copied."""
+    given = {
+        "name": name,
+        "notes": notes,
+        "products": None if products is None else _split(products),
+        "product_types": None if product_types is None else _split(product_types),
+        "default_payment_type": payment_type,
+        "validity_days": validity_days,
+    }
+    with handled(as_json=as_json):
+        changes = {key: value for key, value in given.items() if value is not None}
+        updated = service.update_voucher_type(parse_ref(ref), changes, uow=state(ctx).app().uow())
+    data = render.voucher_type(updated)
+    emit(data, as_json=as_json, human=lambda: _print_type(data))
+
+
 def _print_type(data: dict[str, object]) -> None:
     fmt = data["code_format"]
     assert isinstance(fmt, dict)
