@@ -15,11 +15,11 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from vouchers.domain.codes import CodeFormat
 from vouchers.domain.lots import Lot, new_lot
@@ -27,9 +27,9 @@ from vouchers.domain.vouchers import VoucherState, code_tail
 from vouchers.errors import CodeSpaceExhaustedError, ConflictError
 from vouchers.services.ports import Clock, CodeVault, NewVouchers, Progress, UnitOfWork
 
-GENERATION_CHUNK = 50_000
+GENERATION_CHUNK = 100_000
 # Chunks sealed ahead of the one being written, when an executor seals in parallel.
-_PIPELINE_DEPTH = 3
+_PIPELINE_DEPTH = 2
 MAX_COLLISION_ROUNDS = 20
 # A type's lots together may fill this fraction of its code space; beyond it, collisions
 # make generation slow and guessing easy.
@@ -164,24 +164,56 @@ class SealedChunk:
     packed_tails: str
 
     @property
-    def digests(self) -> list[bytes]:
-        return _split(self.packed_digests, self.size)
+    def digests(self) -> Sequence[bytes]:
+        return FixedWidth(self.packed_digests, self.size)
 
     @property
-    def ciphertexts(self) -> list[bytes]:
-        return _split(self.packed_ciphertexts, self.size)
+    def ciphertexts(self) -> Sequence[bytes]:
+        return FixedWidth(self.packed_ciphertexts, self.size)
 
     @property
-    def tails(self) -> list[str]:
-        return _split(self.packed_tails, self.size)
+    def tails(self) -> Sequence[str]:
+        return FixedWidth(self.packed_tails, self.size)
 
 
-_Packed = TypeVar("_Packed", bytes, str)
+_Item = TypeVar("_Item", bytes, str)
 
 
-def _split(packed: _Packed, count: int) -> list[_Packed]:
-    width = len(packed) // count
-    return [packed[i : i + width] for i in range(0, len(packed), width)]
+class FixedWidth(Sequence[_Item]):
+    """A read-only sequence over ``count`` equal-width items packed end to end.
+
+    Items are sliced out only when asked for, so writing a chunk row by row never holds
+    a hundred thousand small objects at once.
+    """
+
+    def __init__(self, packed: _Item, count: int) -> None:
+        self._packed: _Item = packed
+        self._count = count
+        self._width = len(packed) // count if count else 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> _Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[_Item]: ...
+
+    def __getitem__(self, index: int | slice) -> _Item | Sequence[_Item]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        start = index * self._width
+        item: _Item = self._packed[start : start + self._width]
+        return item
+
+    def __iter__(self) -> Iterator[_Item]:
+        width, packed = self._width, self._packed
+        return (packed[start : start + width] for start in range(0, len(packed), width))
 
 
 def seal_chunk(

@@ -9,7 +9,7 @@ offset so the service can draw new codes for them; nothing else is ever skipped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,7 +63,8 @@ def insert_vouchers(connection: Connection, chunk: NewVouchers) -> list[int]:
     return _insert_sqlite(connection, chunk)
 
 
-def _rows(chunk: NewVouchers, convert: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
+def _rows(chunk: NewVouchers) -> Iterator[tuple[Any, ...]]:
+    """Every column of every row, produced as they are written."""
     lot = chunk.lot
     fixed = (
         lot.id,
@@ -72,18 +73,17 @@ def _rows(chunk: NewVouchers, convert: Callable[[Any], Any]) -> list[tuple[Any, 
         lot.value_minor,
         lot.extra_value_minor,
         lot.currency,
-        convert(lot.effective_at),
-        convert(lot.expires_at),
+        lot.effective_at,
+        lot.expires_at,
     )
-    created_at = convert(chunk.created_at)
-    lookup_id, data_id = chunk.lookup_key_id, chunk.data_key_id
+    lookup_id, data_id, created_at = chunk.lookup_key_id, chunk.data_key_id, chunk.created_at
     first = chunk.first_number
-    return [
+    return (
         (first + i, *fixed, digest, lookup_id, ciphertext, data_id, tail, created_at)
         for i, (digest, ciphertext, tail) in enumerate(
             zip(chunk.digests, chunk.ciphertexts, chunk.tails, strict=True)
         )
-    ]
+    )
 
 
 def _insert_sqlite(connection: Connection, chunk: NewVouchers) -> list[int]:
@@ -115,13 +115,21 @@ def _insert_sqlite(connection: Connection, chunk: NewVouchers) -> list[int]:
     )
     first, count = chunk.first_number, len(chunk.digests)
     numbers = range(first, first + count)
-    rows = list(zip(numbers, chunk.digests, chunk.ciphertexts, chunk.tails, strict=True))
-    result = connection.exec_driver_sql(
-        f"INSERT INTO vouchers ({', '.join(COLUMNS)}) VALUES ({values}) "  # noqa: S608
-        "ON CONFLICT (lookup_digest) DO NOTHING",
-        rows,
-    )
-    if result.rowcount == count:
+    # An iterator, not a list: sqlite3 binds row by row, so the chunk is never copied.
+    rows = zip(numbers, chunk.digests, chunk.ciphertexts, chunk.tails, strict=True)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO vouchers ({', '.join(COLUMNS)}) VALUES ({values}) "  # noqa: S608
+            "ON CONFLICT (lookup_digest) DO NOTHING",
+            rows,
+        )
+        inserted = cursor.rowcount
+    finally:
+        cursor.close()
+    if inserted == count:
         return []
     return _missing_offsets(connection, first, count)
 
@@ -140,7 +148,6 @@ def _sqlite_literal(value: object) -> str:
 
 
 def _copy_postgres(connection: Connection, chunk: NewVouchers) -> list[int]:
-    rows = _rows(chunk, lambda value: value)
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
@@ -150,13 +157,13 @@ def _copy_postgres(connection: Connection, chunk: NewVouchers) -> list[int]:
                 f"COPY vouchers ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(_PG_TYPES)
-                for row in rows:
+                for row in _rows(chunk):
                     copy.write_row(row)
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != _DIGEST_CONSTRAINT:
                 raise
             cursor.execute("ROLLBACK TO SAVEPOINT vouchers_copy")
-            return _insert_postgres_skipping_duplicates(cursor, rows)
+            return _insert_postgres_skipping_duplicates(cursor, list(_rows(chunk)))
         cursor.execute("RELEASE SAVEPOINT vouchers_copy")
     return []
 
