@@ -326,3 +326,15 @@ def test_with_four_eyes_off_the_maker_may_accept_and_activate_her_own_lot(
 
     assert states(cli, lot_code) == {"activated"}
     assert {e["by"] for e in cli.json("history", str(numbers[0]))} == {"alice"}
+
+
+def test_a_posted_lot_is_amended_with_more_draft_vouchers(cli: Cli) -> None:
+    lot_code, numbers = generated_lot(cli, 3)
+
+    amended = cli.json("lots", "amend", lot_code, "--count", "2")
+
+    assert (amended["state"], amended["count"], amended["generated_count"]) == ("posted", 5, 5)
+    listed = cli.json("list", "--lot", lot_code)
+    assert len(listed) == 5
+    assert [row["number"] for row in listed][:3] == numbers
+    assert {row["state"] for row in listed[3:]} == {"draft"}

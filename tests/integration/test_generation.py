@@ -158,3 +158,31 @@ def test_generation_with_worker_processes_seals_the_same_way(app: App) -> None:
     assert sorted(codes) == list(range(1, 251))
     assert len(set(codes.values())) == 250
     assert all(voucher_type.code_format.is_well_formed(code) for code in codes.values())
+
+
+def test_amending_a_posted_lot_adds_draft_vouchers_in_a_block_of_their_own(app: App) -> None:
+    make_type(app, "A")
+    make_type(app, "B")
+    code = generate(app, "A", 30)
+    generate(app, "B", 10)  # takes the numbers right after the lot's first block
+    with pytest.raises(InvalidTransitionError, match="draft"):
+        lots.amend_lot(
+            lots.create_lot("A", count=5, uow=app.uow(), clock=app.clock, actor="a").id or 0,
+            count=5, uow=app.uow(), clock=app.clock, actor="alice",
+        )  # fmt: skip
+
+    amended = lots.amend_lot(code, count=20, uow=app.uow(), clock=app.clock, actor="alice")
+    assert amended.state is LotState.DRAFT
+    assert (amended.count, amended.generated_count) == (50, 30)
+    done = lots.generate_lot(
+        code, uow=app.uow(), vault=app.vault, clock=app.clock, actor="alice", chunk_size=7
+    )
+
+    assert done.state is LotState.POSTED
+    assert done.generated_count == 50
+    page = vouchers.list_vouchers(uow=app.uow(), clock=app.clock, lot_ref=code, limit=1000)
+    numbers = [view.voucher.number for view in page]
+    assert numbers == [*range(1, 31), *range(41, 61)]
+    assert {view.state for view in page} == {VoucherState.DRAFT}
+    codes = clear_codes(app)
+    assert len(set(codes.values())) == len(codes) == 60

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from vouchers.adapters.db.engine import make_engine
 from vouchers.adapters.db.migrate import current_revision, ensure_schema, head_revision, upgrade
+from vouchers.adapters.db.schema import metadata
 from vouchers.errors import StorageError
 
 
@@ -45,5 +48,16 @@ def test_sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys(sqlite_url: str
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_declares(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
     finally:
         engine.dispose()

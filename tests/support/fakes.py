@@ -255,6 +255,10 @@ class FakeLotRepository:
         return sum(lot.count for lot in self._t.lots.values() if lot.type_id == type_id)
 
     # An UPDATE that matches no row changes nothing and raises nothing: so do these two.
+    def amend(self, lot: Lot) -> None:
+        assert lot.id is not None
+        self._t.lots[lot.id] = dataclasses.replace(lot, first_number=None, posted_at=None)
+
     def modify(self, lot_id: int, changes: dict[str, object]) -> None:
         if (lot := self._t.lots.get(lot_id)) is not None:
             self._t.lots[lot_id] = dataclasses.replace(lot, **changes)  # type: ignore[arg-type]

@@ -47,6 +47,7 @@ class Lot:
     state: LotState = LotState.DRAFT
     generated_count: int = 0
     first_number: int | None = None
+    block_start: int = 0  # index of the first voucher numbered from first_number
     generated_by: str | None = None
     type_code: str | None = None  # the type's alternative code, for display
     id: int | None = None
@@ -70,6 +71,29 @@ class Lot:
         if self.id is None:
             raise ValidationError(f"lot {self.alternative_code} has not been saved")
         return self.id
+
+    def amended(self, added: int) -> Lot:
+        """This lot with ``added`` more vouchers to generate, in a new block of numbers.
+
+        Raises InvalidTransitionError unless the lot is posted, ValidationError for a count
+        that is not positive or would take the lot past its maximum size.
+        """
+        if self.state is not LotState.POSTED:
+            raise InvalidTransitionError(
+                f"lot {self.alternative_code} is {self.state}; amend needs a posted lot"
+            )
+        if not 0 < added <= MAX_LOT_SIZE - self.count:
+            raise ValidationError(
+                f"a lot holds at most {MAX_LOT_SIZE:,} vouchers; cannot add {added:,}"
+            )
+        return dataclasses.replace(
+            self,
+            count=self.count + added,
+            state=LotState.DRAFT,
+            first_number=None,
+            block_start=self.count,
+            posted_at=None,
+        )
 
     def ensure_generatable(self) -> None:
         """Raises InvalidTransitionError unless generation may (continue to) run."""

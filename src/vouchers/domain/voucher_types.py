@@ -73,6 +73,7 @@ class VoucherType:
     validity_days: int | None = 365
     auto_activate: bool = False
     notes: str = ""
+    plan_code: str | None = None  # the internet plan an access voucher grants
     id: int | None = None
     created_at: datetime | None = None
     created_by: str | None = None
@@ -92,6 +93,8 @@ class VoucherType:
             raise ValidationError("a variable-value type takes its value from each lot, not here")
         if (self.value_minor or 0) < 0 or self.extra_value_minor < 0:
             raise ValidationError("values cannot be negative")
+        if self.plan_code is not None and self.kind is not VoucherKind.ACCESS:
+            raise ValidationError("only access types name an internet plan")
         if self.validity_days is not None and self.validity_days <= 0:
             raise ValidationError("the default validity must be a positive number of days")
 

@@ -95,6 +95,24 @@ def list_lots(*, uow: UnitOfWork, type_ref: int | str | None = None) -> list[Lot
         return uow.lots.list(type_id=type_id)
 
 
+def amend_lot(ref: int | str, *, count: int, uow: UnitOfWork, clock: Clock, actor: str) -> Lot:
+    """Add ``count`` vouchers to a posted lot; generation then writes them (see docstring).
+
+    The lot turns draft again until the added vouchers exist, with a block of numbers of
+    its own. Raises InvalidTransitionError unless the lot is posted, ValidationError for a
+    bad count, CodeSpaceExhaustedError when the type's code space would fill.
+    """
+    with uow:
+        lot = uow.lots.get(ref, for_update=True)
+        amended = lot.amended(count)
+        voucher_type = uow.voucher_types.get(lot.type_id)
+        issued = uow.lots.total_count(type_id=lot.type_id)
+        _ensure_code_space(lot, voucher_type.code_format.space, issued + count)
+        uow.lots.amend(amended)
+        uow.commit()
+    return get_lot(lot.require_id(), uow=uow)
+
+
 def generate_lot(
     ref: int | str,
     *,
@@ -244,14 +262,14 @@ def _start_generation(ref: int | str, *, uow: UnitOfWork, actor: str) -> _Genera
         voucher_type = uow.voucher_types.get(lot.type_id)
         first = lot.first_number
         if first is None:
-            first = uow.counters.allocate("voucher", lot.count)
+            first = uow.counters.allocate("voucher", lot.count - lot.block_start)
             uow.lots.assign_numbers(lot_id, first, by=actor)
             uow.commit()
     return _GenerationPlan(
         lot_id=lot_id,
         count=lot.count,
         generated_count=lot.generated_count,
-        first_number=first,
+        first_number=first - lot.block_start,  # the number voucher 0 would have in this block
         code_format=lot.code_format(voucher_type),
         state=VoucherState.ACTIVATED if voucher_type.auto_activate else VoucherState.DRAFT,
     )

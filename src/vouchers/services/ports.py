@@ -143,6 +143,10 @@ class LotRepository(Protocol):
         """How many vouchers the lots of a type hold or will hold once generated."""
         ...
 
+    def amend(self, lot: Lot) -> None:
+        """Store an amended lot's count, state, block start and cleared number block."""
+        ...
+
     def modify(self, lot_id: int, changes: dict[str, object]) -> None:
         """Set the lot's type_id, effective_at or expires_at."""
         ...

@@ -23,6 +23,8 @@ from vouchers.domain.lifecycle import (
     check_transition,
     parse_states,
 )
+from vouchers.domain.money import currency
+from vouchers.domain.voucher_types import VoucherKind, VoucherType
 from vouchers.domain.vouchers import VoucherState
 from vouchers.errors import InvalidTransitionError, ValidationError
 
@@ -186,3 +188,16 @@ def test_an_unknown_state_name_is_refused_naming_what_was_given() -> None:
 def test_an_unknown_state_from_a_generator_is_named_in_the_error() -> None:
     with pytest.raises(ValidationError, match="activ"):
         parse_states(name for name in ["draft", "activ"])
+
+
+def test_only_an_access_type_names_an_internet_plan() -> None:
+    access = VoucherType(
+        alternative_code="WIFI1D", name="Day pass", currency=currency("USD"),
+        kind=VoucherKind.ACCESS, plan_code="DAY",
+    )  # fmt: skip
+    assert access.plan_code == "DAY"
+    with pytest.raises(ValidationError, match="access"):
+        VoucherType(
+            alternative_code="PREM", name="P", currency=currency("EUR"), value_minor=1,
+            plan_code="DAY",
+        )  # fmt: skip

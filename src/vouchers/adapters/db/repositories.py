@@ -148,6 +148,20 @@ class SqlLotRepository:
         query = select(func.coalesce(func.sum(t.c.count), 0)).where(t.c.type_id == type_id)
         return int(self._c.execute(query).scalar_one())
 
+    def amend(self, lot: Lot) -> None:
+        t = schema.lots
+        self._c.execute(
+            update(t)
+            .where(t.c.id == lot.id)
+            .values(
+                count=lot.count,
+                state=lot.state.value,
+                first_number=None,
+                block_start=lot.block_start,
+                posted_at=None,
+            )
+        )
+
     def modify(self, lot_id: int, changes: dict[str, object]) -> None:
         t = schema.lots
         self._c.execute(update(t).where(t.c.id == lot_id).values(changes))
@@ -364,6 +378,7 @@ def _voucher_type_values(vt: VoucherType) -> dict[str, Any]:
         "code_check": str(fmt.check),
         "code_allow_weak": fmt.allow_weak,
         "default_payment_type": vt.default_payment_type,
+        "plan_code": vt.plan_code,
         "validity_days": vt.validity_days,
         "auto_activate": vt.auto_activate,
         "notes": vt.notes,
@@ -399,6 +414,7 @@ def _voucher_type_from_row(row: Row[Any]) -> VoucherType:
         product_types=tuple(row.product_types),
         code_format=code_format,
         default_payment_type=row.default_payment_type,
+        plan_code=row.plan_code,
         validity_days=row.validity_days,
         auto_activate=row.auto_activate,
         notes=row.notes,
@@ -423,6 +439,7 @@ def _lot_from_row(row: Row[Any]) -> Lot:
         state=LotState(row.state),
         generated_count=row.generated_count,
         first_number=row.first_number,
+        block_start=row.block_start,
         generated_by=row.generated_by,
         type_code=row.type_code,
         created_at=row.created_at,

@@ -83,6 +83,35 @@ def generate(
     as_json: Json = False,
 ) -> None:
     """Generate the vouchers of a draft lot (continues an interrupted generation)."""
+    _generate(ctx, ref, at=at, as_json=as_json)
+
+
+@app.command("amend")
+def amend(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Lot alternative code or id.")],
+    count: Annotated[int, typer.Option(help="How many vouchers to add.")],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Generate them at this time (ISO 8601) instead of now."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Add vouchers to a posted lot (in a new block of numbers) and generate them."""
+    cli = state(ctx)
+    with handled(as_json=as_json):
+        application = cli.app()
+        service.amend_lot(
+            parse_ref(ref),
+            count=count,
+            uow=application.uow(),
+            clock=application.clock,
+            actor=cli.settings.actor,
+        )
+    _generate(ctx, ref, at=at, as_json=as_json)
+
+
+def _generate(ctx: typer.Context, ref: str, *, at: str | None, as_json: bool) -> None:
     run = runs.submit(ctx, Process.GENERATE, {"lot": parse_ref(ref)}, at=at, as_json=as_json)
     if run.status is RunStatus.SCHEDULED:
         scheduled = runs.render(run)

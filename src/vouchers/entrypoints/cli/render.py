@@ -66,6 +66,7 @@ def voucher_type(vt: VoucherType) -> dict[str, Any]:
         "product_types": list(vt.product_types),
         "code_format": code_format(vt.code_format),
         "default_payment_type": vt.default_payment_type,
+        "plan": vt.plan_code,
         "validity_days": vt.validity_days,
         "auto_activate": vt.auto_activate,
         "notes": vt.notes,

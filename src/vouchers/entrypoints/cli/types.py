@@ -54,6 +54,7 @@ def create(
     auto_activate: Annotated[
         bool, typer.Option(help="Activate codes as they are generated.")
     ] = False,
+    plan: Annotated[str | None, typer.Option(help="Internet plan of an access type.")] = None,
     notes: Annotated[str, typer.Option(help="Free text.")] = "",
     alphabet: Annotated[str, typer.Option(help="digits, crockford or custom.")] = "crockford",
     symbols: Annotated[str | None, typer.Option(help="The symbols of a custom alphabet.")] = None,
@@ -99,6 +100,7 @@ def create(
             validity_days=validity_days,
             auto_activate=auto_activate,
             notes=notes,
+            plan_code=None if plan is None else plan.strip().upper(),
         )
         app_ = cli.app()
         saved = service.create_voucher_type(
