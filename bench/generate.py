@@ -36,7 +36,7 @@ from sqlalchemy import MetaData, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.postgres import DURABLE_SERVER_OPTIONS, PostgresServer
+from support.postgres import benchmark_server
 from vouchers.adapters.db import schema
 from vouchers.adapters.db.engine import make_engine
 from vouchers.bootstrap import bootstrap
@@ -251,12 +251,7 @@ def main() -> None:
                 Path(workdir / f"bench-{i}.db").unlink()
             results.append(summarise("sqlite", args.count, runs))
         if args.only in (None, "postgresql"):
-            external = os.environ.get("VOUCHERS_BENCH_POSTGRES_URL")
-            server = (
-                PostgresServer.external(external)
-                if external
-                else PostgresServer.start(options=DURABLE_SERVER_OPTIONS)
-            )
+            server = benchmark_server()
             runs = []
             with server:
                 for i in range(args.repeat):

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ from sqlalchemy import Engine, event, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.postgres import DURABLE_SERVER_OPTIONS, PostgresServer
+from support.postgres import benchmark_server
 from vouchers.bootstrap import App, bootstrap
 from vouchers.config import Settings
 from vouchers.domain.lifecycle import Process
@@ -290,12 +289,7 @@ def main() -> None:
                     leftover.unlink()
             results += summarise("sqlite", args.count, runs)
         if args.only in (None, "postgresql"):
-            external = os.environ.get("VOUCHERS_BENCH_POSTGRES_URL")
-            server = (
-                PostgresServer.external(external)
-                if external
-                else PostgresServer.start(options=DURABLE_SERVER_OPTIONS)
-            )
+            server = benchmark_server()
             runs = []
             with server:
                 for i in range(args.repeat):

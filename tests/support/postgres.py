@@ -372,3 +372,11 @@ def server_from_environment() -> PostgresServer | None:
     if bin_dir is None:
         return None
     return PostgresServer.start(bin_dir)
+
+
+def benchmark_server() -> PostgresServer:
+    """The server benchmarks measure: VOUCHERS_BENCH_POSTGRES_URL, or a new durable cluster."""
+    external = os.environ.get("VOUCHERS_BENCH_POSTGRES_URL")
+    if external:
+        return PostgresServer.external(external)
+    return PostgresServer.start(options=DURABLE_SERVER_OPTIONS)

@@ -55,11 +55,6 @@ class Lot:
     created_by: str | None = None
     posted_at: datetime | None = None
 
-    @property
-    def remaining(self) -> int:
-        """How many vouchers generation still has to write."""
-        return self.count - self.generated_count
-
     def code_format(self, voucher_type: VoucherType) -> CodeFormat:
         """The type's code format, with this lot's prefix when it sets one."""
         if self.prefix is None:

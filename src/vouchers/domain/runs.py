@@ -7,7 +7,7 @@ A run records what was asked (process and criteria), when, by whom, and how it w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -44,7 +44,6 @@ class ProcessRun:
     total: int | None = None
     count: int | None = None
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def ensure_cancellable(self) -> None:
         """Raises InvalidTransitionError unless the run is still waiting for a worker."""

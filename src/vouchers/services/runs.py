@@ -9,6 +9,7 @@ completed if its history shows it committed and queued again otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -37,15 +38,7 @@ RUN_PROCESSES = frozenset(
         Process.MODIFY,
     }
 )
-_SELECTION_KEYS = (
-    "lot",
-    "voucher_type",
-    "number_from",
-    "number_to",
-    "number",
-    "states",
-    "days_after_expiration",
-)
+_SELECTION_KEYS = tuple(field.name for field in dataclasses.fields(processes.Selection))
 _MODIFY_KEYS = ("type_ref", "effective_at", "expires_at")
 
 
@@ -244,31 +237,22 @@ def _finish(uow: UnitOfWork, run_id: int, now: datetime, **values: Any) -> None:
 def criteria_of(selection: processes.Selection, **extra: Any) -> dict[str, Any]:
     """A selection (and modify's extra fields) as a run's JSON criteria; the inverse of
     ``selection_from``. Times become ISO 8601 text; parts not given are left out."""
-    values: dict[str, Any] = {
-        "lot": selection.lot,
-        "voucher_type": selection.voucher_type,
-        "number_from": selection.number_from,
-        "number_to": selection.number_to,
-        "number": selection.number,
-        "states": None if selection.states is None else sorted(selection.states),
-        "days_after_expiration": selection.days_after_expiration,
-        **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in extra.items()},
+    values = {**dataclasses.asdict(selection), **extra}
+    if selection.states is not None:
+        values["states"] = sorted(selection.states)
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in values.items()
+        if value is not None
     }
-    return {key: value for key, value in values.items() if value is not None}
 
 
 def selection_from(criteria: dict[str, Any]) -> processes.Selection:
     """The selection stored in a run's criteria."""
-    states = criteria.get("states")
-    return processes.Selection(
-        lot=criteria.get("lot"),
-        voucher_type=criteria.get("voucher_type"),
-        number_from=criteria.get("number_from"),
-        number_to=criteria.get("number_to"),
-        number=criteria.get("number"),
-        states=None if states is None else parse_states(states),
-        days_after_expiration=criteria.get("days_after_expiration"),
-    )
+    parts = {key: criteria[key] for key in _SELECTION_KEYS if key in criteria}
+    if "states" in parts:
+        parts["states"] = parse_states(parts["states"])
+    return processes.Selection(**parts)
 
 
 def _validate(process: Process, criteria: dict[str, Any]) -> None:

@@ -1,9 +1,8 @@
 """Engines for both databases, set up the way Vouchers needs them.
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL`` and foreign keys
-on, and begins every write transaction with ``BEGIN IMMEDIATE`` so two writers queue at
-the start instead of failing half-way with "database is locked". Read-only units of work
-begin deferred and never block writers. PostgreSQL goes through psycopg 3.
+on, and begins every transaction with ``BEGIN IMMEDIATE`` so two writers queue at the
+start instead of failing half-way with "database is locked" (readers never block in WAL).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from vouchers.errors import StorageError
 
-READ_ONLY = "vouchers_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # The page cache per connection. SQLite's default (2 MiB) is far too small for the random
 # inserts into the unique digest index of a large voucher table; measured in bench/.
@@ -61,15 +59,9 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def is_sqlite(engine: Engine) -> bool:
-    """True for the embedded database."""
-    return engine.dialect.name == "sqlite"
 
 
 @contextmanager

@@ -257,13 +257,6 @@ class SqlVoucherRepository:
             return None
         return SealedSecret(row.number, row.ciphertext, row.data_key_id, row.lookup_key_id)
 
-    def count(self, *, lot_id: int | None = None) -> int:
-        t = schema.vouchers
-        query = select(func.count()).select_from(t)
-        if lot_id is not None:
-            query = query.where(t.c.lot_id == lot_id)
-        return int(self._c.execute(query).scalar_one())
-
     def secrets_not_under(
         self, lookup_key_id: int, data_key_id: int, *, after: int, limit: int
     ) -> builtins.list[SealedSecret]:

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from vouchers.domain.lifecycle import Process, parse_states
+from vouchers.domain.lifecycle import RESULTS, Process, parse_states
 from vouchers.domain.runs import ProcessRun, RunStatus
 from vouchers.domain.vouchers import VoucherState
 from vouchers.entrypoints.cli import runs
@@ -45,16 +45,6 @@ At = Annotated[
     typer.Option("--at", help="Schedule for this time (ISO 8601) instead of running now."),
 ]
 Expires = Annotated[str | None, typer.Option(help="New expiration date (ISO 8601).")]
-
-_DONE = {
-    Process.ACCEPT: "accepted",
-    Process.REJECT: "rejected",
-    Process.MODIFY: "modified",
-    Process.ACTIVATE: "activated",
-    Process.CANCEL: "cancelled",
-    Process.PURGE: "purged",
-    Process.EXPIRE: "expired",
-}
 
 
 def register(app: typer.Typer, *, lots: typer.Typer) -> None:
@@ -270,8 +260,14 @@ def _emit(run: ProcessRun, selection: Selection, *, as_json: bool) -> None:
         {"process": run.process, "count": count, "run": run.id},
         as_json=as_json,
         human=lambda: console.print(
-            f"{count:,} {noun} {_DONE[Process(run.process)]} ({selection.describe()}) "
+            f"{count:,} {noun} {_done(Process(run.process))} ({selection.describe()}) "
             f"in run {run.id}",
             highlight=False,
         ),
     )
+
+
+def _done(process: Process) -> str:
+    """What a process did to a voucher, in a word: its result state, or "modified"."""
+    result = RESULTS.get(process)
+    return "modified" if result is None else result.value
