@@ -17,11 +17,33 @@ suffix and in ``--json`` output)::
     │   ├── LotNotFoundError
     │   ├── VoucherNotFoundError
     │   ├── DefinitionNotFoundError
-    │   └── RunNotFoundError
+    │   ├── RunNotFoundError
+    │   ├── CustomerNotFoundError
+    │   └── RedemptionNotFoundError
     ├── ConflictError                   the change collides with existing data
     │   ├── DuplicateError              a unique name or alternative code is taken
-    │   └── CodeSpaceExhaustedError     a format cannot hold that many more distinct codes
+    │   ├── CodeSpaceExhaustedError     a format cannot hold that many more distinct codes
+    │   ├── IdempotencyKeyReusedError   an idempotency key came back with a different request
+    │   └── InsufficientFundsError      a wallet does not hold the amount to take out of it
     ├── InvalidTransitionError          a process may not move a voucher or lot from its state
+    │   └── ReversalRefusedError        a redemption is already reversed or out of its window
+    ├── VoucherUnavailableError         a typed code cannot be redeemed (customers see one message)
+    │   ├── VoucherUnknownError         no voucher has the code (counts as a guess)
+    │   ├── VoucherUsedError
+    │   ├── VoucherCancelledError
+    │   ├── VoucherExpiredError
+    │   ├── VoucherNotYetEffectiveError
+    │   └── VoucherNotActiveError       draft, accepted, rejected or purged
+    ├── RedemptionRefusedError          a redemption rule says no; nothing moved
+    │   ├── CurrencyMismatchError
+    │   ├── AmountOutOfRangeError       outside the settings' minimum and maximum
+    │   ├── MinimumActivationError      the top-up is below the type's minimum activation
+    │   ├── ProductNotSupportedError
+    │   ├── AlreadyRedeemedError        one redemption per customer (per type or lot)
+    │   ├── FirstTopUpOnlyError
+    │   ├── KycRequiredError
+    │   └── CustomerBlockedError
+    ├── TooManyAttemptsError            locked out after too many failed codes; has retry_after
     ├── PermissionDeniedError           the acting user may not do this
     │   └── FourEyesError               the maker of a lot tried to check it too
     ├── KeyMaterialError                secret keys are missing, malformed or cannot decrypt
@@ -120,6 +142,18 @@ class RunNotFoundError(NotFoundError):
     code = "run-not-found"
 
 
+class CustomerNotFoundError(NotFoundError):
+    """Raised when no customer has the given id or external reference."""
+
+    code = "customer-not-found"
+
+
+class RedemptionNotFoundError(NotFoundError):
+    """Raised when no redemption has the given id."""
+
+    code = "redemption-not-found"
+
+
 class ConflictError(VouchersError):
     """Raised when a change collides with existing data."""
 
@@ -138,10 +172,143 @@ class CodeSpaceExhaustedError(ConflictError):
     code = "code-space-exhausted"
 
 
+class IdempotencyKeyReusedError(ConflictError):
+    """Raised when an idempotency key is sent again with a request that differs from its first."""
+
+    code = "idempotency-key-reused"
+
+
+class InsufficientFundsError(ConflictError):
+    """Raised when a debit or reversal would take a wallet balance below zero."""
+
+    code = "insufficient-funds"
+
+
 class InvalidTransitionError(VouchersError):
     """Raised when a process may not move a voucher or lot out of its current state."""
 
     code = "invalid-transition"
+
+
+class ReversalRefusedError(InvalidTransitionError):
+    """Raised when a redemption is already reversed, or its reversal window has closed."""
+
+    code = "reversal-refused"
+
+
+class VoucherUnavailableError(VouchersError):
+    """Raised when a typed code cannot be redeemed now.
+
+    Staff and integrations see the subclass and its message; customers see only
+    ``customer_message``, the same for every subclass, so a guesser learns nothing.
+    """
+
+    code = "voucher-unavailable"
+    customer_message = "This code is not valid or can no longer be used."
+
+
+class VoucherUnknownError(VoucherUnavailableError):
+    """Raised when no voucher has the typed code; it counts as a guess."""
+
+    code = "voucher-unknown"
+
+
+class VoucherUsedError(VoucherUnavailableError):
+    """Raised when the voucher was already redeemed."""
+
+    code = "voucher-used"
+
+
+class VoucherCancelledError(VoucherUnavailableError):
+    """Raised when the voucher was cancelled."""
+
+    code = "voucher-cancelled"
+
+
+class VoucherExpiredError(VoucherUnavailableError):
+    """Raised when the voucher is past its expiration date."""
+
+    code = "voucher-expired"
+
+
+class VoucherNotYetEffectiveError(VoucherUnavailableError):
+    """Raised when the voucher's effective date is still to come."""
+
+    code = "voucher-not-yet-effective"
+
+
+class VoucherNotActiveError(VoucherUnavailableError):
+    """Raised when the voucher is draft, accepted, rejected or purged."""
+
+    code = "voucher-not-active"
+
+
+class RedemptionRefusedError(VouchersError):
+    """Raised when a redemption rule refuses the request; nothing moved."""
+
+    code = "redemption-refused"
+
+
+class CurrencyMismatchError(RedemptionRefusedError):
+    """Raised when the request's currency is not the voucher's."""
+
+    code = "currency-mismatch"
+
+
+class AmountOutOfRangeError(RedemptionRefusedError):
+    """Raised when the amount is below the settings' minimum or above their maximum."""
+
+    code = "amount-out-of-range"
+
+
+class MinimumActivationError(RedemptionRefusedError):
+    """Raised when a top-up is below the bonus voucher's minimum activation."""
+
+    code = "minimum-activation"
+
+
+class ProductNotSupportedError(RedemptionRefusedError):
+    """Raised when the product is missing or outside the type's supported products."""
+
+    code = "product-not-supported"
+
+
+class AlreadyRedeemedError(RedemptionRefusedError):
+    """Raised when the customer already redeemed a voucher of this type (or lot)."""
+
+    code = "already-redeemed"
+
+
+class FirstTopUpOnlyError(RedemptionRefusedError):
+    """Raised when a first-top-up-only voucher meets a customer who has topped up before."""
+
+    code = "first-top-up-only"
+
+
+class KycRequiredError(RedemptionRefusedError):
+    """Raised when the type requires a KYC-verified customer and this one is not."""
+
+    code = "kyc-required"
+
+
+class CustomerBlockedError(RedemptionRefusedError):
+    """Raised when a blocked customer tries to redeem or spend."""
+
+    code = "customer-blocked"
+
+
+class TooManyAttemptsError(VouchersError):
+    """Raised when failed attempts locked the customer, caller or address out.
+
+    ``retry_after`` is the number of seconds until the lock-out ends; even a correct code
+    is refused until then.
+    """
+
+    code = "too-many-attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDeniedError(VouchersError):

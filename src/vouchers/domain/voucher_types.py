@@ -54,6 +54,23 @@ class BonusRule:
             raise ValidationError("the multiplier must be at least 1 (1.1 gives a 10% bonus)")
 
 
+class PerCustomer(StrEnum):
+    """How often one customer may redeem vouchers of a type."""
+
+    UNLIMITED = "unlimited"
+    ONCE_PER_TYPE = "once_per_type"
+    ONCE_PER_LOT = "once_per_lot"
+
+
+@dataclass(frozen=True)
+class RedemptionRules:
+    """Who may redeem vouchers of a type (the deposit-voucher document's redemption rules)."""
+
+    per_customer: PerCustomer = PerCustomer.UNLIMITED
+    first_topup_only: bool = False
+    kyc_required: bool = False
+
+
 @dataclass(frozen=True)
 class VoucherType:
     """A template for vouchers; see the module docstring."""
@@ -74,6 +91,7 @@ class VoucherType:
     auto_activate: bool = False
     notes: str = ""
     plan_code: str | None = None  # the internet plan an access voucher grants
+    rules: RedemptionRules = field(default_factory=RedemptionRules)
     id: int | None = None
     created_at: datetime | None = None
     created_by: str | None = None
@@ -97,6 +115,11 @@ class VoucherType:
             raise ValidationError("only access types name an internet plan")
         if self.validity_days is not None and self.validity_days <= 0:
             raise ValidationError("the default validity must be a positive number of days")
+
+    @property
+    def restricts_products(self) -> bool:
+        """Whether vouchers of the type pay only for the listed products or product types."""
+        return bool(self.products or self.product_types)
 
     @property
     def value(self) -> Money | None:

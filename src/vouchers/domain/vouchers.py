@@ -40,8 +40,9 @@ class Voucher:
     expires_at: datetime
     code_tail: str | None
     created_at: datetime
-    customer_id: int | None = None
+    customer_id: int | None = None  # the customer it was assigned to
     used_at: datetime | None = None
+    used_by: int | None = None  # the customer who redeemed it
 
     def state_at(self, now: datetime) -> VoucherState:
         """The state as of ``now``: activated vouchers past expiration show as expired."""

@@ -12,8 +12,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from vouchers.domain.attempts import AttemptKind, Lockout, Subject
+from vouchers.domain.customers import Customer
+from vouchers.domain.ledger import EntryKind, Posting, Wallet
 from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot
+from vouchers.domain.redemptions import Redemption
 from vouchers.domain.runs import ProcessRun
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher, VoucherState
@@ -139,6 +143,10 @@ class LotRepository(Protocol):
 
     def list(self, *, type_id: int | None = None) -> list[Lot]: ...
 
+    def prefixes(self) -> set[tuple[int, str | None]]:
+        """(type id, lot prefix or None) of every lot: what the codes in use look like."""
+        ...
+
     def total_count(self, *, type_id: int) -> int:
         """How many vouchers the lots of a type hold or will hold once generated."""
         ...
@@ -191,6 +199,10 @@ class VoucherRepository(Protocol):
         ...
 
     def add_history(self, entries: Sequence[HistoryEntry]) -> None: ...
+
+    def restore_used(self, number: int, *, actor: str, at: datetime, note: str) -> None:
+        """Used → activated again (a reversed redemption), with its history row."""
+        ...
 
     def history(self, number: int) -> list[HistoryEntry]: ...
 
@@ -280,6 +292,27 @@ class UnitOfWork(Protocol):
     @property
     def runs(self) -> RunRepository: ...
 
+    @property
+    def customers(self) -> CustomerRepository: ...
+
+    @property
+    def ledger(self) -> LedgerRepository: ...
+
+    @property
+    def redemptions(self) -> RedemptionRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+
+    @property
+    def settings(self) -> SettingRepository: ...
+
+    @property
+    def attempts(self) -> AttemptRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -290,3 +323,147 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     def commit(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A balanced set of postings, written at once; see vouchers.domain.ledger."""
+
+    kind: EntryKind
+    postings: tuple[Posting, ...]
+    at: datetime
+    by: str
+    memo: str = ""
+    redemption_id: int | None = None
+    reference: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """What an idempotency key remembers: which operation, a digest of its request, and
+    the first result as JSON-ready data."""
+
+    operation: str
+    request_hash: str
+    result: dict[str, Any]
+
+
+class CustomerRepository(Protocol):
+    def add(self, customer: Customer) -> Customer:
+        """Store a new customer; raises DuplicateError for a taken external reference."""
+        ...
+
+    def get(self, ref: int | str) -> Customer:
+        """By id or external reference; raises CustomerNotFoundError."""
+        ...
+
+    def find(self, external_ref: str) -> Customer | None: ...
+
+    def update(self, customer: Customer) -> None: ...
+
+    def list(self, *, after: str = "", limit: int = 100) -> list[Customer]:
+        """Customers in external-reference order after ``after``."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    def post(self, entry: JournalEntry) -> int:
+        """Write the entry and apply its wallet postings to the balances; return its id.
+
+        Raises InsufficientFundsError (and writes nothing) if a balance would go negative.
+        """
+        ...
+
+    def wallet(self, customer_id: int, currency: str, *, for_update: bool = False) -> Wallet:
+        """The customer's wallet in ``currency`` (empty if never credited)."""
+        ...
+
+    def wallets(self, customer_id: int) -> list[Wallet]: ...
+
+    def entries(
+        self, *, customer_id: int | None = None, before: int | None = None, limit: int = 50
+    ) -> list[JournalEntry]:
+        """Newest first, keyset-paged by id."""
+        ...
+
+    def unbalanced_entries(self) -> list[tuple[int, str, int]]:
+        """(entry id, currency, sum) of every entry whose postings do not sum to zero."""
+        ...
+
+    def wallet_mismatches(self) -> list[tuple[int, str, int, int, int, int]]:
+        """(customer, currency, paid, paid from journal, bonus, bonus from journal) for every
+        wallet whose stored balances differ from the sums of its postings."""
+        ...
+
+    def totals(self) -> dict[tuple[str, str], int]:
+        """The balance of every account in every currency, from the journal."""
+        ...
+
+
+class RedemptionRepository(Protocol):
+    def record(
+        self, redemption: Redemption, entry: JournalEntry, history: HistoryEntry
+    ) -> Redemption | None:
+        """Consume the voucher with one conditional update and, only if that succeeded,
+        write the redemption, its journal entry (applied to the wallet) and the history row.
+        Return the stored redemption, or None when the voucher was no longer activated."""
+        ...
+
+    def get(self, redemption_id: int, *, for_update: bool = False) -> Redemption:
+        """Raises RedemptionNotFoundError."""
+        ...
+
+    def count_for(self, customer_id: int, *, type_id: int | None, lot_id: int | None) -> int:
+        """Completed redemptions of the customer, of a type or of a lot."""
+        ...
+
+    def has_completed(self, customer_id: int) -> bool: ...
+
+    def for_customer(self, customer_id: int, *, limit: int = 50) -> list[Redemption]: ...
+
+    def mark_reversed(self, redemption_id: int, *, at: datetime, by: str) -> bool:
+        """Completed → reversed; False if it was not completed any more."""
+        ...
+
+
+class IdempotencyRepository(Protocol):
+    def get(self, caller: str, key: str) -> StoredResult | None: ...
+
+    def add(self, caller: str, key: str, stored: StoredResult, *, at: datetime) -> None:
+        """Remember a result; raises DuplicateError when the key was taken meanwhile."""
+        ...
+
+
+class SettingRepository(Protocol):
+    def all(self) -> dict[str, str]: ...
+
+    def set(self, key: str, value: str | None, *, at: datetime, by: str) -> str | None:
+        """Store (None: delete) a setting and record the change; return the old value."""
+        ...
+
+    def changes(self, *, limit: int = 50) -> list[dict[str, Any]]: ...
+
+
+class AttemptRepository(Protocol):
+    def record(self, kind: AttemptKind, subjects: Sequence[Subject], *, at: datetime) -> None: ...
+
+    def count(self, subject: Subject, kind: AttemptKind, *, since: datetime) -> int: ...
+
+    def lockouts(self, subjects: Sequence[Subject], *, now: datetime) -> list[Lockout]:
+        """The lock-outs of these subjects still running at ``now``."""
+        ...
+
+    def last_lockout(self, subject: Subject) -> Lockout | None: ...
+
+    def lock(self, lockout: Lockout) -> None: ...
+
+    def clear(self, subject: Subject) -> None: ...
+
+
+class EventRepository(Protocol):
+    def add(self, event_type: str, payload: dict[str, Any], *, at: datetime) -> None:
+        """Put an event in the outbox, in the current transaction."""
+        ...
+
+    def recent(self, *, event_type: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...

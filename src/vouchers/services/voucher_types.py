@@ -41,6 +41,7 @@ UPDATABLE = frozenset(
         "product_types",
         "default_payment_type",
         "validity_days",
+        "rules",
     }
 )
 """What may change on a type: nothing that issued vouchers or their codes depend on."""

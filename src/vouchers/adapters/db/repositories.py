@@ -20,7 +20,14 @@ from vouchers.adapters.db.transitions import apply_modification, apply_transitio
 from vouchers.domain.codes import CheckMethod, CodeFormat, alphabet_from
 from vouchers.domain.lots import Lot, LotState
 from vouchers.domain.money import currency
-from vouchers.domain.voucher_types import BonusRule, ValueOption, VoucherKind, VoucherType
+from vouchers.domain.voucher_types import (
+    BonusRule,
+    PerCustomer,
+    RedemptionRules,
+    ValueOption,
+    VoucherKind,
+    VoucherType,
+)
 from vouchers.domain.vouchers import Voucher, VoucherState
 from vouchers.errors import (
     DuplicateError,
@@ -136,6 +143,11 @@ class SqlLotRepository:
             raise LotNotFoundError(f"no lot {ref!r}")
         return _lot_from_row(row)
 
+    def prefixes(self) -> set[tuple[int, str | None]]:
+        t = schema.lots
+        rows = self._c.execute(select(t.c.type_id, t.c.prefix).distinct())
+        return {(int(type_id), prefix) for type_id, prefix in rows}
+
     def list(self, *, type_id: int | None = None) -> list[Lot]:
         t = schema.lots
         query = select(t, _LOT_TYPE_CODE).order_by(t.c.id.desc())
@@ -227,6 +239,18 @@ class SqlVoucherRepository:
     def add_history(self, entries: Sequence[HistoryEntry]) -> None:
         if entries:
             self._c.execute(insert(schema.voucher_history), [vars(e) for e in entries])
+
+    def restore_used(self, number: int, *, actor: str, at: Any, note: str) -> None:
+        t = schema.vouchers
+        changed = self._c.execute(
+            update(t)
+            .where(t.c.number == number, t.c.state == VoucherState.USED.value)
+            .values(state=VoucherState.ACTIVATED.value, used_at=None, used_by=None)
+        ).rowcount
+        if changed != 1:
+            raise StorageError(f"voucher {number} was not used; cannot restore it")
+        entry = HistoryEntry(number, "state", "reverse", "used", "activated", at, actor, note=note)
+        self.add_history([entry])
 
     def history(self, number: int) -> builtins.list[HistoryEntry]:
         h = schema.voucher_history
@@ -327,6 +351,7 @@ _VOUCHER_COLUMNS = (
     _V.c.created_at,
     _V.c.customer_id,
     _V.c.used_at,
+    _V.c.used_by,
 )
 
 
@@ -345,6 +370,7 @@ def _voucher_from_row(row: Any) -> Voucher:
         created_at=row.created_at,
         customer_id=row.customer_id,
         used_at=row.used_at,
+        used_by=row.used_by,
     )
 
 
@@ -372,6 +398,9 @@ def _voucher_type_values(vt: VoucherType) -> dict[str, Any]:
         "code_allow_weak": fmt.allow_weak,
         "default_payment_type": vt.default_payment_type,
         "plan_code": vt.plan_code,
+        "per_customer": vt.rules.per_customer.value,
+        "first_topup_only": vt.rules.first_topup_only,
+        "kyc_required": vt.rules.kyc_required,
         "validity_days": vt.validity_days,
         "auto_activate": vt.auto_activate,
         "notes": vt.notes,
@@ -408,6 +437,11 @@ def _voucher_type_from_row(row: Row[Any]) -> VoucherType:
         code_format=code_format,
         default_payment_type=row.default_payment_type,
         plan_code=row.plan_code,
+        rules=RedemptionRules(
+            per_customer=PerCustomer(row.per_customer),
+            first_topup_only=row.first_topup_only,
+            kyc_required=row.kyc_required,
+        ),
         validity_days=row.validity_days,
         auto_activate=row.auto_activate,
         notes=row.notes,

@@ -99,6 +99,9 @@ voucher_types = Table(
     Column("code_allow_weak", Boolean, nullable=False, default=False),
     Column("default_payment_type", String(32), nullable=False),
     Column("plan_code", String(32)),
+    Column("per_customer", String(16), nullable=False, default="unlimited"),
+    Column("first_topup_only", Boolean, nullable=False, default=False),
+    Column("kyc_required", Boolean, nullable=False, default=False),
     Column("validity_days", Integer),
     Column("auto_activate", Boolean, nullable=False, default=False),
     Column("notes", Text, nullable=False, default=""),
@@ -152,6 +155,7 @@ vouchers = Table(
     Column("code_tail", String(4)),
     Column("customer_id", BigInteger),
     Column("used_at", UtcDateTime),
+    Column("used_by", BigInteger),  # the customer who redeemed it
     Column("notes", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Index("uq_vouchers_lookup_digest", "lookup_digest", unique=True),
@@ -213,4 +217,153 @@ process_runs = Table(
     Column("count", BigInteger),
     Column("error", Text),
     Index("ix_process_runs_status_scheduled_for", "status", "scheduled_for"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("external_ref", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("phone", String(32)),
+    Column("email", String(254)),
+    Column("kyc_verified", Boolean, nullable=False, default=False),
+    Column("status", String(8), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("customer_id", ForeignKey("customers.id"), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("paid_minor", BigInteger, nullable=False),
+    Column("bonus_minor", BigInteger, nullable=False),
+    CheckConstraint("paid_minor >= 0", name="paid_non_negative"),
+    CheckConstraint("bonus_minor >= 0", name="bonus_non_negative"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("by", String(100), nullable=False),
+    Column("memo", Text, nullable=False, default=""),
+    Column("redemption_id", BigInteger),
+    Column("reference", String(100)),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("entry_id", ForeignKey("journal_entries.id"), nullable=False, index=True),
+    Column("account", String(24), nullable=False),
+    Column("customer_id", BigInteger),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Index("ix_postings_customer_id_entry_id", "customer_id", "entry_id"),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("voucher_number", ForeignKey("vouchers.number"), nullable=False),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("type_id", BigInteger, nullable=False),
+    Column("lot_id", BigInteger, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("value_minor", BigInteger, nullable=False),
+    Column("topup_minor", BigInteger, nullable=False),
+    Column("bonus_minor", BigInteger, nullable=False),
+    Column("toward_purchase", Boolean, nullable=False),
+    Column("payment_type", String(32), nullable=False),
+    Column("product", String(100)),
+    Column("purchase_reference", String(100)),
+    Column("payment_reference", String(100)),
+    Column("client_address", String(64)),
+    Column("caller", String(100)),
+    Column("idempotency_key", String(100)),
+    Column("status", String(12), nullable=False),
+    Column("redeemed_at", UtcDateTime, nullable=False),
+    Column("redeemed_by", String(100), nullable=False),
+    Column("reversed_at", UtcDateTime),
+    Column("reversed_by", String(100)),
+    Index("ix_redemptions_customer_id_type_id", "customer_id", "type_id"),
+    Index("ix_redemptions_customer_id_lot_id", "customer_id", "lot_id"),
+    # The backstop of "exactly once": one completed redemption per voucher.
+    Index(
+        "uq_redemptions_voucher_number_completed",
+        "voucher_number",
+        unique=True,
+        postgresql_where=text("status = 'completed'"),
+        sqlite_where=text("status = 'completed'"),
+    ),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("caller", String(100), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("operation", String(32), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)
+
+setting_changes = Table(
+    "setting_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("at", UtcDateTime, nullable=False),
+    Column("by", String(100), nullable=False),
+)
+
+failed_attempts = Table(
+    "failed_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("subject", String(100), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_failed_attempts_scope_subject_kind_at", "scope", "subject", "kind", "at"),
+)
+
+lockouts = Table(
+    "lockouts",
+    metadata,
+    Column("scope", String(8), primary_key=True),
+    Column("subject", String(100), primary_key=True),
+    Column("until", UtcDateTime, nullable=False),
+    Column("strikes", Integer, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("type", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Index("ix_events_delivered_at_id", "delivered_at", "id"),
 )

@@ -8,7 +8,10 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from vouchers.adapters.db.customers import SqlCustomerRepository
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
+from vouchers.adapters.db.ledger import SqlLedgerRepository
+from vouchers.adapters.db.redemptions import SqlRedemptionRepository
 from vouchers.adapters.db.repositories import (
     SqlCounterRepository,
     SqlLotRepository,
@@ -16,6 +19,12 @@ from vouchers.adapters.db.repositories import (
     SqlVoucherTypeRepository,
 )
 from vouchers.adapters.db.runs import SqlRunRepository
+from vouchers.adapters.db.safeguards import (
+    SqlAttemptRepository,
+    SqlEventRepository,
+    SqlIdempotencyRepository,
+    SqlSettingRepository,
+)
 from vouchers.errors import StorageError
 
 
@@ -32,6 +41,13 @@ class SqlUnitOfWork:
     counters: SqlCounterRepository
     definitions: SqlDefinitionRepository
     runs: SqlRunRepository
+    customers: SqlCustomerRepository
+    ledger: SqlLedgerRepository
+    redemptions: SqlRedemptionRepository
+    idempotency: SqlIdempotencyRepository
+    settings: SqlSettingRepository
+    attempts: SqlAttemptRepository
+    events: SqlEventRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -52,6 +68,13 @@ class SqlUnitOfWork:
         self.counters = SqlCounterRepository(connection)
         self.definitions = SqlDefinitionRepository(connection)
         self.runs = SqlRunRepository(connection)
+        self.customers = SqlCustomerRepository(connection)
+        self.ledger = SqlLedgerRepository(connection)
+        self.redemptions = SqlRedemptionRepository(connection)
+        self.idempotency = SqlIdempotencyRepository(connection)
+        self.settings = SqlSettingRepository(connection)
+        self.attempts = SqlAttemptRepository(connection)
+        self.events = SqlEventRepository(connection)
         return self
 
     def __exit__(

@@ -1,0 +1,73 @@
+"""Use cases for customers: create, read, list, update (KYC, block), and their balances."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from vouchers.domain.customers import Customer, CustomerStatus
+from vouchers.domain.ledger import Wallet
+from vouchers.errors import ValidationError
+from vouchers.services.ports import Clock, UnitOfWork
+
+UPDATABLE = frozenset({"name", "phone", "email", "kyc_verified", "status"})
+
+
+def create_customer(
+    external_ref: str,
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: str,
+    name: str = "",
+    phone: str | None = None,
+    email: str | None = None,
+    kyc_verified: bool = False,
+) -> Customer:
+    """Store a new active customer; raises ValidationError or DuplicateError."""
+    customer = Customer(
+        external_ref=external_ref.strip(),
+        name=name.strip(),
+        phone=phone,
+        email=email,
+        kyc_verified=kyc_verified,
+        created_at=clock(),
+        created_by=actor,
+    )
+    with uow:
+        stored = uow.customers.add(customer)
+        uow.commit()
+    return stored
+
+
+def get_customer(ref: int | str, *, uow: UnitOfWork) -> Customer:
+    """By id or external reference; raises CustomerNotFoundError."""
+    with uow:
+        return uow.customers.get(ref)
+
+
+def list_customers(*, uow: UnitOfWork, after: str = "", limit: int = 100) -> list[Customer]:
+    """A page of customers in external-reference order after ``after``."""
+    with uow:
+        return uow.customers.list(after=after, limit=limit)
+
+
+def update_customer(ref: int | str, changes: dict[str, Any], *, uow: UnitOfWork) -> Customer:
+    """Change a customer's name, contacts, KYC flag or status; raises ValidationError."""
+    refused = set(changes) - UPDATABLE
+    if refused:
+        raise ValidationError("cannot change a customer's " + ", ".join(sorted(refused)))
+    if "status" in changes:
+        changes = {**changes, "status": CustomerStatus(changes["status"])}
+    with uow:
+        updated = dataclasses.replace(uow.customers.get(ref), **changes)
+        uow.customers.update(updated)
+        uow.commit()
+    return updated
+
+
+def customer_wallets(ref: int | str, *, uow: UnitOfWork) -> tuple[Customer, list[Wallet]]:
+    """A customer and its wallets (one per currency it ever held)."""
+    with uow:
+        customer = uow.customers.get(ref)
+        return customer, uow.ledger.wallets(customer.require_id())

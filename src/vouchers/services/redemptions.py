@@ -1,0 +1,508 @@
+"""Redeeming a voucher: the use case every way in calls (CLI, API, portal, RADIUS).
+
+``redeem_voucher`` is one transaction. In order: an idempotency key already answered
+replays its first result; a locked-out customer, caller or address is refused before the
+code is even parsed; a code no format accepts is a typo (counted leniently, the voucher
+table untouched); a well-formed code that finds no voucher is a guess (counted strictly);
+then the voucher's state and the type's rules are checked (vouchers.domain.redemptions),
+and the voucher is consumed by one conditional update together with the redemption, its
+journal entry, the wallet balances, the history row and the events. Any refusal leaves
+nothing behind but the failure count.
+
+``validate_redemption`` runs the same checks and returns what would be credited, moving
+nothing. ``reverse_redemption`` undoes a redemption within the reversal window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from vouchers.domain.attempts import AttemptKind
+from vouchers.domain.customers import Customer
+from vouchers.domain.ledger import EntryKind
+from vouchers.domain.money import Money, currency
+from vouchers.domain.redemptions import (
+    Channel,
+    Claim,
+    Credit,
+    Redemption,
+    RedemptionFacts,
+    RedemptionStatus,
+    assess,
+    check_voucher_state,
+)
+from vouchers.domain.settings import OperatorSettings
+from vouchers.domain.voucher_types import PerCustomer, VoucherType
+from vouchers.domain.vouchers import Voucher, VoucherState
+from vouchers.errors import (
+    CustomerNotFoundError,
+    DuplicateError,
+    IdempotencyKeyReusedError,
+    MalformedCodeError,
+    ReversalRefusedError,
+    ValidationError,
+    VoucherUnknownError,
+)
+from vouchers.services.attempts import record_failure, refuse_if_locked, subjects_for
+from vouchers.services.codebook import CodeBook, digests_for
+from vouchers.services.ports import (
+    Clock,
+    CodeVault,
+    HistoryEntry,
+    JournalEntry,
+    StoredResult,
+    UnitOfWork,
+)
+
+OPERATION = "redeem"
+MAX_IDEMPOTENCY_KEY = 100
+
+
+@dataclass(frozen=True)
+class RedemptionRequest:
+    """A redemption as asked for; only ``code`` and ``customer`` are required.
+
+    ``amount`` is the paid top-up for bonus vouchers (major units, in ``currency`` or the
+    voucher's); ``caller`` names the API key or session, for counters and idempotency keys.
+    """
+
+    code: str
+    customer: str
+    amount: str | None = None
+    currency: str | None = None
+    payment_reference: str | None = None
+    product: str | None = None
+    purchase_reference: str | None = None
+    channel: Channel = Channel.API
+    client_address: str | None = None
+    caller: str | None = None
+    idempotency_key: str | None = None
+    create_customer: bool = False
+
+    def fingerprint(self) -> str:
+        """A digest of what the request asks for, to tell a replay from a reused key."""
+        asked = {
+            "code": self.code.strip().upper(),
+            "customer": self.customer,
+            "amount": self.amount,
+            "currency": self.currency and self.currency.upper(),
+            "payment_reference": self.payment_reference,
+            "product": self.product,
+            "purchase_reference": self.purchase_reference,
+        }
+        return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RedemptionResult:
+    """What a redemption did (or, for a validation, would do), as plain values."""
+
+    voucher_number: int
+    customer: str
+    currency: str
+    value_minor: int
+    topup_minor: int
+    bonus_minor: int
+    paid_minor: int
+    payment_minor: int
+    product: str | None
+    purchase_reference: str | None
+    payment_type: str
+    channel: str
+    redemption_id: int | None = None
+    redeemed_at: str | None = None
+    balance_paid_minor: int | None = None
+    balance_bonus_minor: int | None = None
+    replayed: bool = False
+    events: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def money(self, minor: int) -> str:
+        """An amount of this result's currency, formatted (``"12.50 EUR"``)."""
+        return Money(minor, currency(self.currency)).format()
+
+
+def redeem_voucher(
+    request: RedemptionRequest,
+    *,
+    uow: UnitOfWork,
+    vault: CodeVault,
+    clock: Clock,
+    actor: str,
+    codebook: CodeBook | None = None,
+) -> RedemptionResult:
+    """Redeem a code for a customer; see the module docstring.
+
+    Raises TooManyAttemptsError, MalformedCodeError (a typo), a VoucherUnavailableError
+    (unknown, used, cancelled, expired, not yet effective, not active), a
+    RedemptionRefusedError (a rule), CustomerNotFoundError, IdempotencyKeyReusedError, or
+    ValidationError for a bad request. Nothing moves unless it returns.
+    """
+    return _run(
+        request, uow=uow, vault=vault, clock=clock, actor=actor, codebook=codebook, dry_run=False
+    )
+
+
+def validate_redemption(
+    request: RedemptionRequest,
+    *,
+    uow: UnitOfWork,
+    vault: CodeVault,
+    clock: Clock,
+    actor: str,
+    codebook: CodeBook | None = None,
+) -> RedemptionResult:
+    """The same checks as ``redeem_voucher`` and what it would credit; nothing moves.
+
+    Failed codes count towards lock-outs here too, or validation would be a free oracle.
+    """
+    return _run(
+        request, uow=uow, vault=vault, clock=clock, actor=actor, codebook=codebook, dry_run=True
+    )
+
+
+def _run(
+    request: RedemptionRequest,
+    *,
+    uow: UnitOfWork,
+    vault: CodeVault,
+    clock: Clock,
+    actor: str,
+    codebook: CodeBook | None,
+    dry_run: bool,
+) -> RedemptionResult:
+    _check_request(request)
+    subjects = subjects_for(request.customer, request.caller, request.client_address)
+    try:
+        for attempt in range(2):
+            try:
+                return _attempt(request, uow, vault, clock, actor, codebook or CodeBook(), dry_run)
+            except DuplicateError:
+                if attempt or request.idempotency_key is None:
+                    raise
+                # The same key committed meanwhile by a concurrent request: replay it.
+        raise AssertionError("unreachable")
+    except MalformedCodeError:
+        record_failure(AttemptKind.TYPO, subjects, uow=uow, clock=clock)
+        raise
+    except VoucherUnknownError:
+        record_failure(AttemptKind.GUESS, subjects, uow=uow, clock=clock)
+        raise
+
+
+def _check_request(request: RedemptionRequest) -> None:
+    if not request.code.strip():
+        raise ValidationError("type the voucher code")
+    if not request.customer.strip():
+        raise ValidationError("say which customer redeems (their external reference)")
+    key = request.idempotency_key
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ValidationError(f"an idempotency key has 1-{MAX_IDEMPOTENCY_KEY} characters")
+
+
+def _attempt(
+    request: RedemptionRequest,
+    uow: UnitOfWork,
+    vault: CodeVault,
+    clock: Clock,
+    actor: str,
+    codebook: CodeBook,
+    dry_run: bool,
+) -> RedemptionResult:
+    now = clock()
+    caller = request.caller or actor
+    with uow:
+        if request.idempotency_key is not None and not dry_run:
+            replay = _replay(uow, caller, request)
+            if replay is not None:
+                return replay
+        refuse_if_locked(
+            uow, subjects_for(request.customer, request.caller, request.client_address), now
+        )
+        voucher = _find(request.code, uow, vault, codebook)
+        voucher_type = uow.voucher_types.get(voucher.type_id)
+        settings = OperatorSettings.from_stored(uow.settings.all())
+        customer = _customer(uow, request, now, actor, create=not dry_run)
+        facts = _facts(uow, request, voucher, voucher_type, customer, settings, now)
+        credit = assess(facts)
+        result = _result(request, voucher, voucher_type, customer, credit)
+        if dry_run:
+            return result
+        redemption = Redemption(
+            voucher_number=voucher.number,
+            customer_id=customer.require_id(),
+            type_id=voucher.type_id,
+            lot_id=voucher.lot_id,
+            channel=request.channel,
+            credit=credit,
+            payment_type=voucher_type.default_payment_type,
+            redeemed_at=now,
+            redeemed_by=actor,
+            product=request.product,
+            purchase_reference=request.purchase_reference,
+            payment_reference=request.payment_reference,
+            client_address=request.client_address,
+            caller=request.caller,
+            idempotency_key=request.idempotency_key,
+        )
+        stored = uow.redemptions.record(
+            redemption,
+            JournalEntry(
+                kind=EntryKind.REDEMPTION,
+                postings=tuple(credit.postings(customer.require_id())),
+                at=now,
+                by=actor,
+                memo=f"voucher {voucher.number}",
+                reference=request.payment_reference or request.purchase_reference,
+            ),
+            HistoryEntry(
+                voucher_number=voucher.number,
+                field="state",
+                process="redeem",
+                from_value=VoucherState.ACTIVATED.value,
+                to_value=VoucherState.USED.value,
+                at=now,
+                by=actor,
+                note=f"customer {customer.external_ref} via {request.channel.value}",
+            ),
+        )
+        if stored is None:
+            # Lost the race: another transaction consumed it first. Say what it is now.
+            check_voucher_state(uow.vouchers.get(voucher.number), now)
+            raise AssertionError("a voucher that could not be consumed is still redeemable")
+        wallet = uow.ledger.wallet(customer.require_id(), credit.currency)
+        result = _completed(result, stored, wallet.paid_minor, wallet.bonus_minor)
+        events = _events(uow, result, settings, now)
+        result = _with_events(result, events)
+        if request.idempotency_key is not None:
+            uow.idempotency.add(
+                caller,
+                request.idempotency_key,
+                _stored(request, result),
+                at=now,
+            )
+        uow.commit()
+        return result
+
+
+def _replay(uow: UnitOfWork, caller: str, request: RedemptionRequest) -> RedemptionResult | None:
+    assert request.idempotency_key is not None
+    stored = uow.idempotency.get(caller, request.idempotency_key)
+    if stored is None:
+        return None
+    if stored.operation != OPERATION or stored.request_hash != request.fingerprint():
+        raise IdempotencyKeyReusedError(
+            f"idempotency key {request.idempotency_key!r} was used for a different request"
+        )
+    return RedemptionResult(**{**stored.result, "replayed": True})
+
+
+def _stored(request: RedemptionRequest, result: RedemptionResult) -> StoredResult:
+    return StoredResult(OPERATION, request.fingerprint(), result.as_dict())
+
+
+def _find(code: str, uow: UnitOfWork, vault: CodeVault, codebook: CodeBook) -> Voucher:
+    for reload in (False, True):
+        try:
+            candidates = codebook.candidates(code, uow, reload=reload)
+        except MalformedCodeError:
+            if reload:
+                raise
+            continue
+        voucher = uow.vouchers.find_by_digests(digests_for(candidates, vault))
+        if voucher is not None:
+            return voucher
+    raise VoucherUnknownError("no voucher has that code")
+
+
+def _customer(
+    uow: UnitOfWork, request: RedemptionRequest, now: Any, actor: str, *, create: bool
+) -> Customer:
+    ref = request.customer.strip()
+    found = uow.customers.find(ref)
+    if found is not None:
+        return found
+    if not request.create_customer:
+        raise CustomerNotFoundError(f"no customer {ref!r}")
+    customer = Customer(external_ref=ref, created_at=now, created_by=actor)
+    if not create:
+        return customer
+    return uow.customers.add(customer)
+
+
+def _facts(
+    uow: UnitOfWork,
+    request: RedemptionRequest,
+    voucher: Voucher,
+    voucher_type: VoucherType,
+    customer: Customer,
+    settings: OperatorSettings,
+    now: Any,
+) -> RedemptionFacts:
+    claim = Claim(
+        topup_minor=_topup(request, voucher),
+        currency=request.currency,
+        product=request.product,
+        purchase_reference=request.purchase_reference,
+        payment_reference=request.payment_reference,
+    )
+    earlier, topped_up = 0, False
+    if customer.id is not None:
+        scope = voucher_type.rules.per_customer
+        if scope is not PerCustomer.UNLIMITED:
+            earlier = uow.redemptions.count_for(
+                customer.id,
+                type_id=voucher.type_id if scope is PerCustomer.ONCE_PER_TYPE else None,
+                lot_id=voucher.lot_id if scope is PerCustomer.ONCE_PER_LOT else None,
+            )
+        if voucher_type.rules.first_topup_only:
+            topped_up = uow.redemptions.has_completed(customer.id)
+    return RedemptionFacts(
+        voucher=voucher,
+        voucher_type=voucher_type,
+        customer=customer,
+        claim=claim,
+        now=now,
+        limits=settings.limits(voucher.currency),
+        earlier_redemptions=earlier,
+        has_topped_up=topped_up,
+    )
+
+
+def _topup(request: RedemptionRequest, voucher: Voucher) -> int | None:
+    if request.amount is None:
+        return None
+    unit = currency(request.currency or voucher.currency)
+    if unit.code != voucher.currency:
+        return None  # the currency rule refuses it, naming both currencies
+    return Money.of(request.amount, unit).minor
+
+
+def _result(
+    request: RedemptionRequest,
+    voucher: Voucher,
+    voucher_type: VoucherType,
+    customer: Customer,
+    credit: Credit,
+) -> RedemptionResult:
+    return RedemptionResult(
+        voucher_number=voucher.number,
+        customer=customer.external_ref,
+        currency=credit.currency,
+        value_minor=credit.value_minor,
+        topup_minor=credit.topup_minor,
+        bonus_minor=credit.bonus_minor,
+        paid_minor=credit.paid_minor,
+        payment_minor=credit.payment_minor,
+        product=request.product,
+        purchase_reference=request.purchase_reference,
+        payment_type=voucher_type.default_payment_type,
+        channel=request.channel.value,
+    )
+
+
+def _completed(
+    result: RedemptionResult, stored: Redemption, paid: int, bonus: int
+) -> RedemptionResult:
+    return dataclasses.replace(
+        result,
+        redemption_id=stored.id,
+        redeemed_at=stored.redeemed_at.isoformat(),
+        balance_paid_minor=paid,
+        balance_bonus_minor=bonus,
+    )
+
+
+def _with_events(result: RedemptionResult, events: list[str]) -> RedemptionResult:
+    return dataclasses.replace(result, events=events)
+
+
+def _events(
+    uow: UnitOfWork, result: RedemptionResult, settings: OperatorSettings, now: Any
+) -> list[str]:
+    payload = {
+        "redemption_id": result.redemption_id,
+        "voucher_number": result.voucher_number,
+        "customer": result.customer,
+        "currency": result.currency,
+        "paid_minor": result.paid_minor,
+        "bonus_minor": result.bonus_minor,
+        "payment_minor": result.payment_minor,
+        "channel": result.channel,
+    }
+    events = ["voucher.redeemed"]
+    uow.events.add("voucher.redeemed", payload, at=now)
+    threshold = settings.amount("large_redemption_threshold", result.currency)
+    total = result.paid_minor + result.bonus_minor + result.payment_minor
+    if threshold is not None and total >= threshold:
+        uow.events.add("redemption.large", payload, at=now)
+        events.append("redemption.large")
+    return events
+
+
+def reverse_redemption(
+    redemption_id: int, *, reason: str, uow: UnitOfWork, clock: Clock, actor: str
+) -> Redemption:
+    """Undo a completed redemption within the reversal window (finance).
+
+    The journal entry is reversed by a new entry; the voucher is activated again (it shows
+    as expired if its date has passed). Raises RedemptionNotFoundError,
+    ReversalRefusedError (already reversed, or the window closed), InsufficientFundsError
+    when the wallet no longer holds what was credited, ValidationError without a reason.
+    """
+    if not reason.strip():
+        raise ValidationError("say why the redemption is reversed (--reason)")
+    now = clock()
+    with uow:
+        redemption = uow.redemptions.get(redemption_id, for_update=True)
+        if redemption.status is not RedemptionStatus.COMPLETED:
+            raise ReversalRefusedError(f"redemption {redemption_id} is already reversed")
+        settings = OperatorSettings.from_stored(uow.settings.all())
+        window = timedelta(days=settings.number("reversal_window_days"))
+        if now - redemption.redeemed_at > window:
+            raise ReversalRefusedError(
+                f"redemption {redemption_id} is older than the {window.days}-day reversal window"
+            )
+        if not uow.redemptions.mark_reversed(redemption_id, at=now, by=actor):
+            raise ReversalRefusedError(f"redemption {redemption_id} is already reversed")
+        postings = tuple(p.reversed() for p in redemption.credit.postings(redemption.customer_id))
+        uow.ledger.post(
+            JournalEntry(
+                kind=EntryKind.REVERSAL,
+                postings=postings,
+                at=now,
+                by=actor,
+                memo=reason.strip(),
+                redemption_id=redemption_id,
+            )
+        )
+        uow.vouchers.restore_used(redemption.voucher_number, actor=actor, at=now, note=reason)
+        uow.events.add(
+            "redemption.reversed",
+            {"redemption_id": redemption_id, "voucher_number": redemption.voucher_number},
+            at=now,
+        )
+        uow.commit()
+    return dataclasses.replace(
+        redemption, status=RedemptionStatus.REVERSED, reversed_at=now, reversed_by=actor
+    )
+
+
+def get_redemption(redemption_id: int, *, uow: UnitOfWork) -> Redemption:
+    """One redemption; raises RedemptionNotFoundError."""
+    with uow:
+        return uow.redemptions.get(redemption_id)
+
+
+def customer_redemptions(ref: int | str, *, uow: UnitOfWork, limit: int = 50) -> list[Redemption]:
+    """A customer's redemptions, newest first."""
+    with uow:
+        customer = uow.customers.get(ref)
+        return uow.redemptions.for_customer(customer.require_id(), limit=limit)
