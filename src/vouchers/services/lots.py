@@ -23,6 +23,7 @@ from typing import TypeVar, overload
 
 from vouchers.domain.codes import CodeFormat
 from vouchers.domain.lots import Lot, new_lot
+from vouchers.domain.settings import OperatorSettings
 from vouchers.domain.vouchers import VoucherState, code_tail
 from vouchers.errors import CodeSpaceExhaustedError, ConflictError
 from vouchers.services.ports import Clock, CodeVault, NewVouchers, Progress, UnitOfWork
@@ -61,6 +62,11 @@ def create_lot(
         if code is None:
             sequence = uow.counters.allocate("lot", 1)
             code = f"{voucher_type.alternative_code[:_TYPE_CODE_IN_LOT_CODE]}-{sequence:06d}"
+        if validity_days is None and expires_at is None and voucher_type.validity_days is None:
+            # The type sets no validity: the operator's default expiry period applies.
+            validity_days = OperatorSettings.from_stored(uow.settings.all()).number(
+                "default_expiry_days"
+            )
         lot = new_lot(
             voucher_type,
             alternative_code=code.strip().upper(),

@@ -403,11 +403,17 @@ class LedgerRepository(Protocol):
 
 class RedemptionRepository(Protocol):
     def record(
-        self, redemption: Redemption, entry: JournalEntry, history: HistoryEntry
+        self,
+        redemption: Redemption,
+        entry: JournalEntry,
+        history: HistoryEntry,
+        *,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> Redemption | None:
         """Consume the voucher with one conditional update and, only if that succeeded,
-        write the redemption, its journal entry (applied to the wallet) and the history row.
-        Return the stored redemption, or None when the voucher was no longer activated."""
+        write the redemption, its journal entry (applied to the wallet), the history row
+        and the events (each payload gets the new ``redemption_id``). Return the stored
+        redemption, or None when the voucher was no longer activated."""
         ...
 
     def get(self, redemption_id: int, *, for_update: bool = False) -> Redemption:

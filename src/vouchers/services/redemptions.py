@@ -252,6 +252,7 @@ def _attempt(
             caller=request.caller,
             idempotency_key=request.idempotency_key,
         )
+        events = _events(result, settings)
         stored = uow.redemptions.record(
             redemption,
             JournalEntry(
@@ -272,6 +273,7 @@ def _attempt(
                 by=actor,
                 note=f"customer {customer.external_ref} via {request.channel.value}",
             ),
+            events=events,
         )
         if stored is None:
             # Lost the race: another transaction consumed it first. Say what it is now.
@@ -279,8 +281,7 @@ def _attempt(
             raise AssertionError("a voucher that could not be consumed is still redeemable")
         wallet = uow.ledger.wallet(customer.require_id(), credit.currency)
         result = _completed(result, stored, wallet.paid_minor, wallet.bonus_minor)
-        events = _events(uow, result, settings, now)
-        result = _with_events(result, events)
+        result = dataclasses.replace(result, events=[event_type for event_type, _ in events])
         if request.idempotency_key is not None:
             uow.idempotency.add(
                 caller,
@@ -420,15 +421,11 @@ def _completed(
     )
 
 
-def _with_events(result: RedemptionResult, events: list[str]) -> RedemptionResult:
-    return dataclasses.replace(result, events=events)
-
-
 def _events(
-    uow: UnitOfWork, result: RedemptionResult, settings: OperatorSettings, now: Any
-) -> list[str]:
+    result: RedemptionResult, settings: OperatorSettings
+) -> list[tuple[str, dict[str, Any]]]:
+    """The events a redemption raises (the adapter adds the redemption id to each)."""
     payload = {
-        "redemption_id": result.redemption_id,
         "voucher_number": result.voucher_number,
         "customer": result.customer,
         "currency": result.currency,
@@ -437,13 +434,11 @@ def _events(
         "payment_minor": result.payment_minor,
         "channel": result.channel,
     }
-    events = ["voucher.redeemed"]
-    uow.events.add("voucher.redeemed", payload, at=now)
+    events = [("voucher.redeemed", payload)]
     threshold = settings.amount("large_redemption_threshold", result.currency)
     total = result.paid_minor + result.bonus_minor + result.payment_minor
     if threshold is not None and total >= threshold:
-        uow.events.add("redemption.large", payload, at=now)
-        events.append("redemption.large")
+        events.append(("redemption.large", payload))
     return events
 
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy import Connection, exists, func, insert, select, text, update
 
 from vouchers.adapters.db import schema
 from vouchers.adapters.db.ledger import write_postings
+from vouchers.domain.ledger import wallet_changes
 from vouchers.domain.redemptions import Channel, Credit, Redemption, RedemptionStatus
 from vouchers.domain.vouchers import VoucherState
 from vouchers.errors import RedemptionNotFoundError
@@ -34,8 +37,26 @@ class SqlRedemptionRepository:
         self._c = connection
 
     def record(
-        self, redemption: Redemption, entry: JournalEntry, history: HistoryEntry
+        self,
+        redemption: Redemption,
+        entry: JournalEntry,
+        history: HistoryEntry,
+        *,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> Redemption | None:
+        if self._c.dialect.name == "postgresql":
+            redemption_id = _record_in_one_statement(self._c, redemption, entry, history, events)
+        else:
+            redemption_id = self._record_step_by_step(redemption, entry, history, events)
+        return None if redemption_id is None else dataclasses.replace(redemption, id=redemption_id)
+
+    def _record_step_by_step(
+        self,
+        redemption: Redemption,
+        entry: JournalEntry,
+        history: HistoryEntry,
+        events: Sequence[tuple[str, dict[str, Any]]],
+    ) -> int | None:
         at = redemption.redeemed_at
         consumed = self._c.execute(
             update(_V)
@@ -55,20 +76,25 @@ class SqlRedemptionRepository:
         entry_id = int(
             self._c.execute(
                 insert(_E)
-                .values(
-                    kind=entry.kind.value,
-                    at=entry.at,
-                    by=entry.by,
-                    memo=entry.memo,
-                    redemption_id=redemption_id,
-                    reference=entry.reference,
-                )
+                .values({**_entry_values(entry), "redemption_id": redemption_id})
                 .returning(_E.c.id)
             ).scalar_one()
         )
         write_postings(self._c, entry_id, entry.postings)
         self._c.execute(insert(schema.voucher_history).values(vars(history)))
-        return _with_id(redemption, redemption_id)
+        if events:
+            self._c.execute(
+                insert(schema.events),
+                [
+                    {
+                        "type": event_type,
+                        "payload": {**payload, "redemption_id": redemption_id},
+                        "created_at": at,
+                    }
+                    for event_type, payload in events
+                ],
+            )
+        return redemption_id
 
     def get(self, redemption_id: int, *, for_update: bool = False) -> Redemption:
         query = select(_R).where(_R.c.id == redemption_id)
@@ -135,8 +161,104 @@ def _values(r: Redemption) -> dict[str, Any]:
     }
 
 
-def _with_id(r: Redemption, redemption_id: int) -> Redemption:
-    return dataclasses.replace(r, id=redemption_id)
+def _entry_values(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind.value,
+        "at": entry.at,
+        "by": entry.by,
+        "memo": entry.memo,
+        "reference": entry.reference,
+    }
+
+
+# PostgreSQL: the whole write in one statement, one round trip. Every data-modifying CTE
+# selects from the conditional update ``v``, so when the voucher is no longer activated
+# nothing at all is written and the statement returns no row.
+_RECORD_SQL = """
+WITH v AS (
+    UPDATE vouchers SET state = 'used', used_at = :at, used_by = :customer_id
+    WHERE number = :number AND state = 'activated'
+      AND effective_at <= :at AND expires_at > :at
+    RETURNING number
+), r AS (
+    INSERT INTO redemptions ({redemption_columns})
+    SELECT {redemption_values} FROM v
+    RETURNING id
+), e AS (
+    INSERT INTO journal_entries (kind, at, by, memo, redemption_id, reference)
+    SELECT :entry_kind, :at, :entry_by, :entry_memo, r.id, :entry_reference FROM r
+    RETURNING id
+), p AS (
+    INSERT INTO postings (entry_id, account, customer_id, currency, amount_minor)
+    SELECT e.id, x.account, x.customer_id, x.currency, x.amount_minor
+    FROM e, jsonb_to_recordset(CAST(:postings AS jsonb))
+        AS x(account text, customer_id bigint, currency text, amount_minor bigint)
+), w AS (
+    INSERT INTO wallets (customer_id, currency, paid_minor, bonus_minor)
+    SELECT :customer_id, :currency, :paid_change, :bonus_change FROM v WHERE :touches_wallet
+    ON CONFLICT (customer_id, currency) DO UPDATE
+    SET paid_minor = wallets.paid_minor + excluded.paid_minor,
+        bonus_minor = wallets.bonus_minor + excluded.bonus_minor
+), h AS (
+    INSERT INTO voucher_history (voucher_number, field, process, from_value, to_value, at, by,
+                                 run_id, note)
+    SELECT v.number, :h_field, :h_process, :h_from, :h_to, :at, :h_by, NULL, :h_note FROM v
+), ev AS (
+    INSERT INTO events (type, payload, created_at)
+    SELECT x.type, CAST(x.payload || jsonb_build_object('redemption_id', r.id) AS json), :at
+    FROM r, jsonb_to_recordset(CAST(:events AS jsonb)) AS x(type text, payload jsonb)
+)
+SELECT id FROM r
+"""
+
+
+def _record_in_one_statement(
+    connection: Connection,
+    redemption: Redemption,
+    entry: JournalEntry,
+    history: HistoryEntry,
+    events: Sequence[tuple[str, dict[str, Any]]],
+) -> int | None:
+    values = _values(redemption)
+    names = [name for name in values if name not in {"redeemed_at"}]
+    columns = ", ".join(["redeemed_at", *names])
+    placeholders = ", ".join([":at", *(f":r_{name}" for name in names)])
+    (paid, bonus), *_ = wallet_changes(entry.postings).values() or [(0, 0)]
+    params: dict[str, Any] = {f"r_{name}": values[name] for name in names}
+    params.update(
+        at=redemption.redeemed_at,
+        number=redemption.voucher_number,
+        customer_id=redemption.customer_id,
+        currency=redemption.credit.currency,
+        entry_kind=entry.kind.value,
+        entry_by=entry.by,
+        entry_memo=entry.memo,
+        entry_reference=entry.reference,
+        postings=json.dumps(
+            [
+                {
+                    "account": p.account.value,
+                    "customer_id": p.customer_id,
+                    "currency": p.currency,
+                    "amount_minor": p.amount_minor,
+                }
+                for p in entry.postings
+            ]
+        ),
+        paid_change=paid,
+        bonus_change=bonus,
+        touches_wallet=bool(paid or bonus),
+        h_field=history.field,
+        h_process=history.process,
+        h_from=history.from_value,
+        h_to=history.to_value,
+        h_by=history.by,
+        h_note=history.note,
+        events=json.dumps([{"type": t, "payload": p} for t, p in events]),
+    )
+    sql = _RECORD_SQL.format(redemption_columns=columns, redemption_values=placeholders)
+    row = connection.execute(text(sql), params).first()
+    return None if row is None else int(row.id)
 
 
 def _from_row(row: Any) -> Redemption:

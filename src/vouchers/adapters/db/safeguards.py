@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vouchers.adapters.db import schema
@@ -100,12 +100,17 @@ class SqlAttemptRepository:
         return int(self._c.execute(query).scalar_one())
 
     def lockouts(self, subjects: Sequence[Subject], *, now: datetime) -> builtins.list[Lockout]:
-        found = []
-        for subject in subjects:  # a handful of subjects, each a primary-key lookup
-            lockout = self.last_lockout(subject)
-            if lockout is not None and lockout.until > now:
-                found.append(lockout)
-        return found
+        if not subjects:
+            return []
+        by_key = {(s.scope.value, s.name): s for s in subjects}
+        query = select(_L.c.scope, _L.c.subject, _L.c.until, _L.c.strikes).where(
+            or_(*(and_(_L.c.scope == scope, _L.c.subject == name) for scope, name in by_key)),
+            _L.c.until > now,
+        )
+        return [
+            Lockout(by_key[(row.scope, row.subject)], row.until, row.strikes)
+            for row in self._c.execute(query)
+        ]
 
     def last_lockout(self, subject: Subject) -> Lockout | None:
         row = self._c.execute(

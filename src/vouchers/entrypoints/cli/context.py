@@ -29,6 +29,9 @@ EXIT_CODES: tuple[tuple[type[errors.VouchersError], int], ...] = (
     (errors.KeyMaterialError, 6),
     (errors.StorageError, 7),
     (errors.PermissionDeniedError, 8),
+    (errors.VoucherUnavailableError, 9),
+    (errors.RedemptionRefusedError, 9),
+    (errors.TooManyAttemptsError, 10),
 )
 
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -62,10 +65,20 @@ def state(ctx: typer.Context) -> CliState:
     return root.obj
 
 
-def fail(message: str, code: int = 1, *, as_json: bool = False, kind: str = "error") -> NoReturn:
-    """Print one readable error line (and a JSON error object under --json) and exit."""
+def fail(
+    message: str,
+    code: int = 1,
+    *,
+    as_json: bool = False,
+    kind: str = "error",
+    extra: dict[str, Any] | None = None,
+) -> NoReturn:
+    """Print one readable error line (and a JSON error object under --json) and exit.
+
+    ``extra`` adds fields to the JSON error object (``retry_after`` for a lock-out).
+    """
     if as_json:
-        print(json.dumps({"error": {"type": kind, "message": message}}))
+        print(json.dumps({"error": {"type": kind, "message": message, **(extra or {})}}))
     sys.stderr.write(f"vouchers: error: {message}\n")
     raise typer.Exit(code)
 
@@ -77,7 +90,12 @@ def handled(*, as_json: bool = False) -> Iterator[None]:
         yield
     except errors.VouchersError as exc:
         code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)
-        fail(exc.message, code, as_json=as_json, kind=exc.code)
+        message, extra = exc.message, None
+        if isinstance(exc, errors.TooManyAttemptsError):
+            # Scripts wait exactly this long; the message's own wording is rounded.
+            message = f"{exc.message} (retry after {exc.retry_after} seconds)"
+            extra = {"retry_after": exc.retry_after}
+        fail(message, code, as_json=as_json, kind=exc.code, extra=extra)
 
 
 def emit(data: Any, *, as_json: bool, human: Callable[[], None]) -> None:

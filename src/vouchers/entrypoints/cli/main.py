@@ -13,16 +13,20 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from vouchers.config import Settings
 from vouchers.entrypoints.cli import (
+    customers,
     db,
     definitions,
     demo,
     keys,
+    ledger,
     lots,
     processes,
+    redemptions,
     runs,
     types,
     vouchers,
 )
+from vouchers.entrypoints.cli import settings as operator_settings
 from vouchers.entrypoints.cli.context import CliState
 
 app = typer.Typer(
@@ -38,9 +42,13 @@ app.add_typer(lots.app, name="lots")
 app.add_typer(definitions.app, name="definitions")
 app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
+app.add_typer(customers.app, name="customers")
+app.add_typer(operator_settings.app, name="settings")
 vouchers.register(app)
 processes.register(app, lots=lots.app)
 runs.register(app)
+redemptions.register(app)
+ledger.register(app)
 demo.register(app)
 
 

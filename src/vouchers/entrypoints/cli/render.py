@@ -6,13 +6,19 @@ from datetime import datetime
 from typing import Any
 
 from vouchers.domain.codes import CodeFormat
+from vouchers.domain.customers import Customer
+from vouchers.domain.ledger import Wallet
 from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot
 from vouchers.domain.money import Money, currency
+from vouchers.domain.redemptions import Redemption
 from vouchers.domain.voucher_types import VoucherType
-from vouchers.services.ports import HistoryEntry
+from vouchers.services.ledger import LedgerCheck
+from vouchers.services.ports import HistoryEntry, JournalEntry
 from vouchers.services.processes import ProcessOutcome
+from vouchers.services.redemptions import RedemptionResult
 from vouchers.services.vouchers import VoucherView
+from vouchers.services.wallets import DebitResult
 
 # The figure shown beside a format's entropy: an attacker's guesses against live codes.
 RISK_GUESSES = 1_000_000
@@ -143,4 +149,164 @@ def definition(bd: BusinessDefinition) -> dict[str, Any]:
             str(process): sorted(str(s) for s in states)
             for process, states in sorted(bd.restrictions.items())
         },
+    }
+
+
+def customer(c: Customer) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "external_ref": c.external_ref,
+        "name": c.name,
+        "phone": c.phone,
+        "email": c.email,
+        "kyc_verified": c.kyc_verified,
+        "status": str(c.status),
+        "created_at": iso(c.created_at),
+        "created_by": c.created_by,
+    }
+
+
+def balance(code: str, paid_minor: int, bonus_minor: int) -> dict[str, Any]:
+    """One currency's balances: paid, bonus and what can be spent in all."""
+    return {
+        "currency": code,
+        "paid": money(paid_minor, code),
+        "bonus": money(bonus_minor, code),
+        "total": money(paid_minor + bonus_minor, code),
+    }
+
+
+def wallet(w: Wallet) -> dict[str, Any]:
+    return balance(w.currency, w.paid_minor, w.bonus_minor)
+
+
+def redemption(r: Redemption) -> dict[str, Any]:
+    cur, credit = r.credit.currency, r.credit
+    return {
+        "id": r.id,
+        "voucher_number": r.voucher_number,
+        "customer_id": r.customer_id,
+        "type_id": r.type_id,
+        "lot_id": r.lot_id,
+        "status": str(r.status),
+        "channel": str(r.channel),
+        "currency": cur,
+        "value": money(credit.value_minor, cur),
+        "topup": money(credit.topup_minor, cur),
+        "paid": money(credit.paid_minor, cur),
+        "bonus": money(credit.bonus_minor, cur),
+        "payment": money(credit.payment_minor, cur),
+        "product": r.product,
+        "purchase_reference": r.purchase_reference,
+        "payment_reference": r.payment_reference,
+        "payment_type": r.payment_type,
+        "redeemed_at": iso(r.redeemed_at),
+        "redeemed_by": r.redeemed_by,
+        "caller": r.caller,
+        "client_address": r.client_address,
+        "reversed_at": iso(r.reversed_at),
+        "reversed_by": r.reversed_by,
+    }
+
+
+def redemption_result(result: RedemptionResult, *, dry_run: bool) -> dict[str, Any]:
+    """What a redemption credited (or, under ``dry_run``, would credit) and the balances
+    after; the balances are None for a dry run."""
+    cur = result.currency
+    after = None
+    if result.balance_paid_minor is not None and result.balance_bonus_minor is not None:
+        after = balance(cur, result.balance_paid_minor, result.balance_bonus_minor)
+    return {
+        "dry_run": dry_run,
+        "redemption_id": result.redemption_id,
+        "voucher_number": result.voucher_number,
+        "customer": result.customer,
+        "currency": cur,
+        "value": money(result.value_minor, cur),
+        "topup": money(result.topup_minor, cur),
+        "paid": money(result.paid_minor, cur),
+        "bonus": money(result.bonus_minor, cur),
+        "payment": money(result.payment_minor, cur),
+        "product": result.product,
+        "purchase_reference": result.purchase_reference,
+        "payment_type": result.payment_type,
+        "channel": result.channel,
+        "redeemed_at": result.redeemed_at,
+        "balance": after,
+        "replayed": result.replayed,
+        "events": list(result.events),
+    }
+
+
+def debit_result(result: DebitResult) -> dict[str, Any]:
+    cur = result.currency
+    return {
+        "entry_id": result.entry_id,
+        "customer": result.customer,
+        "currency": cur,
+        "amount": money(result.amount_minor, cur),
+        "from_bonus": money(result.bonus_minor, cur),
+        "from_paid": money(result.paid_minor, cur),
+        "reference": result.reference,
+        "balance": balance(cur, result.balance_paid_minor, result.balance_bonus_minor),
+        "replayed": result.replayed,
+    }
+
+
+def journal_entry(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "kind": str(entry.kind),
+        "at": iso(entry.at),
+        "by": entry.by,
+        "memo": entry.memo,
+        "reference": entry.reference,
+        "redemption_id": entry.redemption_id,
+        "postings": [
+            {
+                "account": str(p.account),
+                "customer_id": p.customer_id,
+                "amount": money(p.amount_minor, p.currency),
+            }
+            for p in entry.postings
+        ],
+    }
+
+
+def ledger_check(check: LedgerCheck) -> dict[str, Any]:
+    return {
+        "ok": check.ok,
+        "totals": [
+            {"account": account, "currency": code, "balance": money(total, code)}
+            for (account, code), total in sorted(check.totals.items())
+        ],
+        "unbalanced_entries": [
+            {"entry_id": entry_id, "currency": code, "sum": money(total, code)}
+            for entry_id, code, total in check.unbalanced_entries
+        ],
+        "wallet_mismatches": [
+            {
+                "customer_id": customer_id,
+                "currency": code,
+                "paid": money(paid, code),
+                "paid_from_journal": money(paid_journal, code),
+                "bonus": money(bonus, code),
+                "bonus_from_journal": money(bonus_journal, code),
+            }
+            for customer_id, code, paid, paid_journal, bonus, bonus_journal in (
+                check.wallet_mismatches
+            )
+        ],
+    }
+
+
+def setting_change(change: dict[str, Any]) -> dict[str, Any]:
+    """A setting change; ``old`` or ``new`` None means the default."""
+    at = change["at"]
+    return {
+        "key": change["key"],
+        "old": change["old"],
+        "new": change["new"],
+        "at": iso(at) if isinstance(at, datetime) else at,
+        "by": change["by"],
     }

@@ -11,6 +11,8 @@ from vouchers.domain.codes import CheckMethod, CodeFormat, alphabet_from
 from vouchers.domain.money import Money, currency
 from vouchers.domain.voucher_types import (
     BonusRule,
+    PerCustomer,
+    RedemptionRules,
     ValueOption,
     VoucherKind,
     VoucherType,
@@ -19,6 +21,7 @@ from vouchers.domain.voucher_types import (
 )
 from vouchers.entrypoints.cli import render
 from vouchers.entrypoints.cli.context import Json, console, emit, handled, parse_ref, state
+from vouchers.services import settings as settings_service
 from vouchers.services import voucher_types as service
 
 app = typer.Typer(
@@ -31,7 +34,10 @@ def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="Display name, e.g. 'Premium services'.")],
     alternative_code: Annotated[str, typer.Option(help="Unique short code, e.g. PREM.")],
-    currency_code: Annotated[str, typer.Option("--currency", help="ISO 4217 code.")],
+    currency_code: Annotated[
+        str | None,
+        typer.Option("--currency", help="ISO 4217 code; default the default_currency setting."),
+    ] = None,
     value: Annotated[str | None, typer.Option(help="Fixed value, e.g. 50.00.")] = None,
     extra_value: Annotated[str | None, typer.Option(help="Extra (free) value.")] = None,
     kind: Annotated[
@@ -56,6 +62,13 @@ def create(
     ] = False,
     plan: Annotated[str | None, typer.Option(help="Internet plan of an access type.")] = None,
     notes: Annotated[str, typer.Option(help="Free text.")] = "",
+    per_customer: Annotated[
+        PerCustomer, typer.Option(help="How often one customer may redeem this type.")
+    ] = PerCustomer.UNLIMITED,
+    first_topup_only: Annotated[
+        bool, typer.Option(help="Only for a customer's first top-up.")
+    ] = False,
+    kyc_required: Annotated[bool, typer.Option(help="Only KYC-verified customers.")] = False,
     alphabet: Annotated[str, typer.Option(help="digits, crockford or custom.")] = "crockford",
     symbols: Annotated[str | None, typer.Option(help="The symbols of a custom alphabet.")] = None,
     length: Annotated[int, typer.Option(help="Secret characters per code.")] = 16,
@@ -68,7 +81,10 @@ def create(
     """Create a voucher type."""
     cli = state(ctx)
     with handled(as_json=as_json):
-        cur = currency(currency_code)
+        app_ = cli.app()
+        if currency_code is None:
+            currency_code = settings_service.show_settings(uow=app_.uow())["default_currency"]
+        cur = currency(currency_code or "")
 
         def minor(text: str | None) -> int | None:
             return None if text is None else Money.parse(text, cur).minor
@@ -101,8 +117,8 @@ def create(
             auto_activate=auto_activate,
             notes=notes,
             plan_code=None if plan is None else plan.strip().upper(),
+            rules=RedemptionRules(per_customer, first_topup_only, kyc_required),
         )
-        app_ = cli.app()
         saved = service.create_voucher_type(
             voucher_type, uow=app_.uow(), clock=app_.clock, actor=cli.settings.actor
         )
@@ -163,10 +179,20 @@ def update(
     validity_days: Annotated[
         int | None, typer.Option(help="Default validity of new lots, in days.")
     ] = None,
+    per_customer: Annotated[
+        PerCustomer | None, typer.Option(help="How often one customer may redeem this type.")
+    ] = None,
+    first_topup_only: Annotated[
+        bool | None, typer.Option(help="Only for a customer's first top-up.")
+    ] = None,
+    kyc_required: Annotated[bool | None, typer.Option(help="Only KYC-verified customers.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Change what a type says for lots still to come; issued vouchers keep what they copied."""
-    given = {
+    """Change what a type says for lots still to come; issued vouchers keep what they copied.
+
+    Redemption rules apply from now on, to vouchers already issued too.
+    """
+    given: dict[str, object] = {
         "name": name,
         "notes": notes,
         "products": None if products is None else _split(products),
@@ -176,6 +202,15 @@ def update(
     }
     with handled(as_json=as_json):
         changes = {key: value for key, value in given.items() if value is not None}
+        if (per_customer, first_topup_only, kyc_required) != (None, None, None):
+            current = service.get_voucher_type(parse_ref(ref), uow=state(ctx).app().uow()).rules
+            changes["rules"] = RedemptionRules(
+                per_customer=current.per_customer if per_customer is None else per_customer,
+                first_topup_only=current.first_topup_only
+                if first_topup_only is None
+                else first_topup_only,
+                kyc_required=current.kyc_required if kyc_required is None else kyc_required,
+            )
         updated = service.update_voucher_type(parse_ref(ref), changes, uow=state(ctx).app().uow())
     data = render.voucher_type(updated)
     emit(data, as_json=as_json, human=lambda: _print_type(data))
