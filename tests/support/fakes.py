@@ -21,6 +21,16 @@ one history row per changed field (old timestamps as ISO 8601 text, where SQL wr
 database's cast); ``set_active`` leaves at most one definition active, and a definition's
 code is stored as given but looked up upper-cased; run criteria make a JSON round trip.
 
+The redemption repositories do what ``customers.py``, ``ledger.py``, ``redemptions.py``
+and ``safeguards.py`` do in SQL: unique customer references and idempotency keys
+(``DuplicateError``), the not-found errors of ``get``; a journal entry's wallet postings
+move the balances, a credit creating the wallet and anything that takes value out of a
+missing wallet, or below zero, raising ``InsufficientFundsError`` (and, as documented for
+``post``, writing nothing); ``record`` consumes the voucher only when it is activated and
+within its dates at ``redeemed_at`` (else None, writing nothing), then writes the
+redemption, its entry (with the new redemption id), the history row and the events (each
+payload given that id); idempotent results and event payloads make a JSON round trip.
+
 The vault is not faked: ``vouchers.adapters.keys.CodeVault`` is pure CPU and fast, and a
 fake would let a test pass with digests or ciphertexts the real one never produces.
 """
@@ -36,15 +46,22 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from vouchers.domain.attempts import AttemptKind, Lockout, Subject
+from vouchers.domain.customers import Customer
+from vouchers.domain.ledger import Account, Posting, Wallet, wallet_changes
 from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot, LotState
+from vouchers.domain.redemptions import Redemption, RedemptionStatus
 from vouchers.domain.runs import ProcessRun, RunStatus
 from vouchers.domain.voucher_types import VoucherType
-from vouchers.domain.vouchers import Voucher
+from vouchers.domain.vouchers import Voucher, VoucherState
 from vouchers.errors import (
+    CustomerNotFoundError,
     DefinitionNotFoundError,
     DuplicateError,
+    InsufficientFundsError,
     LotNotFoundError,
+    RedemptionNotFoundError,
     RunNotFoundError,
     StorageError,
     VoucherNotFoundError,
@@ -53,8 +70,10 @@ from vouchers.errors import (
 from vouchers.services.ports import (
     CodeVault,
     HistoryEntry,
+    JournalEntry,
     NewVouchers,
     SealedSecret,
+    StoredResult,
     Transition,
     UnitOfWork,
     VoucherCriteria,
@@ -80,6 +99,46 @@ class StoredVoucher:
         )
 
 
+@dataclass(frozen=True)
+class _IdempotencyRow:
+    operation: str
+    request_hash: str
+    result: str  # JSON text: the stored value stays immutable
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class _SettingRow:
+    value: str
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class _SettingChange:
+    key: str
+    old_value: str | None
+    new_value: str | None
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    kind: AttemptKind
+    subject: Subject
+    at: datetime
+
+
+@dataclass(frozen=True)
+class _Event:
+    id: int
+    type: str
+    payload: str  # JSON text
+    created_at: datetime
+    delivered_at: datetime | None = None
+
+
 @dataclass
 class _Tables:
     """One snapshot of every table. Values are frozen, so copying the containers isolates it."""
@@ -91,6 +150,16 @@ class _Tables:
     history: list[HistoryEntry] = field(default_factory=list)  # in insertion (id) order
     definitions: dict[int, BusinessDefinition] = field(default_factory=dict)
     runs: dict[int, ProcessRun] = field(default_factory=dict)
+    customers: dict[int, Customer] = field(default_factory=dict)
+    wallets: dict[tuple[int, str], Wallet] = field(default_factory=dict)
+    journal: dict[int, JournalEntry] = field(default_factory=dict)  # stored with their ids
+    redemptions: dict[int, Redemption] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], _IdempotencyRow] = field(default_factory=dict)
+    settings: dict[str, _SettingRow] = field(default_factory=dict)
+    setting_changes: list[_SettingChange] = field(default_factory=list)
+    attempts: list[_Attempt] = field(default_factory=list)
+    lockouts: dict[Subject, Lockout] = field(default_factory=dict)
+    events: list[_Event] = field(default_factory=list)
     # Seeded by the initial migration.
     counters: dict[str, int] = field(default_factory=lambda: {"voucher": 1, "lot": 1})
     next_ids: dict[str, int] = field(
@@ -99,6 +168,10 @@ class _Tables:
             "lots": 1,
             "business_definitions": 1,
             "process_runs": 1,
+            "customers": 1,
+            "journal_entries": 1,
+            "redemptions": 1,
+            "events": 1,
         }
     )
 
@@ -132,6 +205,14 @@ class FakeDatabase:
     def history(self, number: int) -> list[HistoryEntry]:
         """Committed history rows of one voucher, oldest first (as the repository orders)."""
         return _ordered(entry for entry in self.tables.history if entry.voucher_number == number)
+
+    def wallet(self, customer_id: int, currency: str) -> Wallet:
+        """A committed wallet (empty if never credited)."""
+        return self.tables.wallets.get((customer_id, currency)) or Wallet(customer_id, currency)
+
+    def event_types(self) -> list[str]:
+        """The types of the committed events, oldest first."""
+        return [event.type for event in self.tables.events]
 
     def put(self, number: int, **changes: Any) -> None:
         """Change a committed voucher row behind the services' back (states they cannot set yet,
@@ -250,6 +331,9 @@ class FakeLotRepository:
             for i in sorted(self._t.lots, reverse=True)
             if type_id is None or self._t.lots[i].type_id == type_id
         ]
+
+    def prefixes(self) -> set[tuple[int, str | None]]:
+        return {(lot.type_id, lot.prefix) for lot in self._t.lots.values()}
 
     def total_count(self, *, type_id: int) -> int:
         return sum(lot.count for lot in self._t.lots.values() if lot.type_id == type_id)
@@ -434,6 +518,17 @@ class FakeVoucherRepository:
                 raise StorageError(f"history for voucher {entry.voucher_number}, which is absent")
         self._t.history.extend(entries)
 
+    def restore_used(self, number: int, *, actor: str, at: datetime, note: str) -> None:
+        row = self._t.vouchers.get(number)
+        if row is None or row.voucher.state is not VoucherState.USED:
+            raise StorageError(f"voucher {number} was not used; cannot restore it")
+        voucher = dataclasses.replace(
+            row.voucher, state=VoucherState.ACTIVATED, used_at=None, used_by=None
+        )
+        self._t.vouchers[number] = dataclasses.replace(row, voucher=voucher)
+        entry = HistoryEntry(number, "state", "reverse", "used", "activated", at, actor, note=note)
+        self.add_history([entry])
+
     def history(self, number: int) -> builtins.list[HistoryEntry]:
         return _ordered(entry for entry in self._t.history if entry.voucher_number == number)
 
@@ -570,6 +665,358 @@ class FakeCounterRepository:
         return first
 
 
+def _insufficient(customer_id: int, code: str) -> InsufficientFundsError:
+    return InsufficientFundsError(
+        f"the {code} wallet of customer {customer_id} does not hold enough"
+    )
+
+
+def _apply_postings(tables: _Tables, postings: Sequence[Posting]) -> None:
+    """``write_postings``' effect on the wallets, all or nothing: every change is checked
+    before any is applied.
+
+    A change that only adds creates the wallet (the upsert); one that takes anything out
+    needs the wallet to exist (the plain UPDATE) and may not take a balance below zero
+    (the CHECK). A credit to a customer that does not exist fails the wallet's foreign
+    key, which the SQL adapter, catching every IntegrityError, also reports as
+    insufficient funds.
+    """
+    updated: dict[tuple[int, str], Wallet] = {}
+    for (customer_id, code), (paid, bonus) in wallet_changes(postings).items():
+        wallet = tables.wallets.get((customer_id, code))
+        if paid >= 0 and bonus >= 0:
+            if customer_id not in tables.customers:
+                raise _insufficient(customer_id, code)
+            wallet = wallet or Wallet(customer_id, code)
+        elif wallet is None:
+            raise _insufficient(customer_id, code)
+        new = Wallet(customer_id, code, wallet.paid_minor + paid, wallet.bonus_minor + bonus)
+        if new.paid_minor < 0 or new.bonus_minor < 0:
+            raise _insufficient(customer_id, code)
+        updated[(customer_id, code)] = new
+    tables.wallets.update(updated)
+
+
+class FakeCustomerRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def add(self, customer: Customer) -> Customer:
+        _utc_aware(customer.created_at)
+        ref = customer.external_ref
+        # A missing created_at fails the same INSERT (NOT NULL), and the SQL adapter reports
+        # every IntegrityError of it as a duplicate.
+        taken = any(other.external_ref == ref for other in self._t.customers.values())
+        if taken or customer.created_at is None:
+            raise DuplicateError(f"customer {ref} exists")
+        new_id = self._t.new_id("customers")
+        self._t.customers[new_id] = dataclasses.replace(
+            customer, id=new_id, created_by=customer.created_by or "system"
+        )
+        return self.get(new_id)
+
+    def get(self, ref: int | str) -> Customer:
+        found = self._t.customers.get(ref) if isinstance(ref, int) else self.find(ref)
+        if found is None:
+            raise CustomerNotFoundError(f"no customer {ref!r}")
+        return found
+
+    def find(self, external_ref: str) -> Customer | None:
+        # Compared exactly, like the unique column.
+        return next((c for c in self._t.customers.values() if c.external_ref == external_ref), None)
+
+    def update(self, customer: Customer) -> None:
+        # Every column but the identity ones; an id that matches no row changes nothing.
+        stored = self._t.customers.get(customer.id) if customer.id is not None else None
+        if stored is None:
+            return
+        if any(
+            other.external_ref == customer.external_ref and key != customer.id
+            for key, other in self._t.customers.items()
+        ):  # the unique index: a driver error
+            raise StorageError(f"duplicate customer reference {customer.external_ref}")
+        self._t.customers[customer.id or 0] = dataclasses.replace(
+            customer, created_at=stored.created_at, created_by=stored.created_by
+        )
+
+    def list(self, *, after: str = "", limit: int = 100) -> builtins.list[Customer]:
+        found = sorted(
+            (c for c in self._t.customers.values() if c.external_ref > after),
+            key=lambda c: c.external_ref,
+        )
+        return found[:limit]
+
+
+class FakeLedgerRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def post(self, entry: JournalEntry) -> int:
+        _utc_aware(entry.at)
+        _apply_postings(self._t, entry.postings)  # raises before anything is written
+        new_id = self._t.new_id("journal_entries")
+        self._t.journal[new_id] = dataclasses.replace(
+            entry, id=new_id, postings=tuple(entry.postings)
+        )
+        return new_id
+
+    def wallet(self, customer_id: int, currency: str, *, for_update: bool = False) -> Wallet:
+        return self._t.wallets.get((customer_id, currency)) or Wallet(customer_id, currency)
+
+    def wallets(self, customer_id: int) -> builtins.list[Wallet]:
+        return sorted(
+            (w for (owner, _), w in self._t.wallets.items() if owner == customer_id),
+            key=lambda w: w.currency,
+        )
+
+    def entries(
+        self, *, customer_id: int | None = None, before: int | None = None, limit: int = 50
+    ) -> builtins.list[JournalEntry]:
+        ids = [
+            key
+            for key, entry in self._t.journal.items()
+            if (customer_id is None or any(p.customer_id == customer_id for p in entry.postings))
+            and (before is None or key < before)
+        ]
+        return [self._t.journal[key] for key in sorted(ids, reverse=True)[:limit]]
+
+    def unbalanced_entries(self) -> builtins.list[tuple[int, str, int]]:
+        found: builtins.list[tuple[int, str, int]] = []
+        for key in sorted(self._t.journal):
+            totals: dict[str, int] = {}
+            for posting in self._t.journal[key].postings:
+                totals[posting.currency] = totals.get(posting.currency, 0) + posting.amount_minor
+            found.extend((key, code, total) for code, total in sorted(totals.items()) if total)
+        return found
+
+    def wallet_mismatches(self) -> builtins.list[tuple[int, str, int, int, int, int]]:
+        derived: dict[tuple[int, str], builtins.list[int]] = {}
+        for posting in self._postings():
+            if posting.customer_id is None:
+                continue
+            sums = derived.setdefault((posting.customer_id, posting.currency), [0, 0])
+            sums[0 if posting.account is Account.WALLET_PAID else 1] += posting.amount_minor
+        stored = {key: (w.paid_minor, w.bonus_minor) for key, w in self._t.wallets.items()}
+        mismatches = []
+        for key in sorted(set(derived) | set(stored)):
+            paid, bonus = stored.get(key, (0, 0))
+            journal_paid, journal_bonus = derived.get(key, [0, 0])
+            if (paid, bonus) != (journal_paid, journal_bonus):
+                mismatches.append((*key, paid, journal_paid, bonus, journal_bonus))
+        return mismatches
+
+    def totals(self) -> dict[tuple[str, str], int]:
+        totals: dict[tuple[str, str], int] = {}
+        for posting in self._postings():
+            key = (posting.account.value, posting.currency)
+            totals[key] = totals.get(key, 0) + posting.amount_minor
+        return totals
+
+    def _postings(self) -> builtins.list[Posting]:
+        return [p for key in sorted(self._t.journal) for p in self._t.journal[key].postings]
+
+
+class FakeRedemptionRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def record(
+        self,
+        redemption: Redemption,
+        entry: JournalEntry,
+        history: HistoryEntry,
+        *,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> Redemption | None:
+        at = redemption.redeemed_at
+        _utc_aware(at, redemption.reversed_at, entry.at, history.at)
+        number = redemption.voucher_number
+        row = self._t.vouchers.get(number)
+        # The conditional UPDATE: activated, and within its dates at the time of redemption.
+        if (
+            row is None
+            or row.voucher.state is not VoucherState.ACTIVATED
+            or not row.voucher.effective_at <= at < row.voucher.expires_at
+        ):
+            return None
+        if redemption.customer_id not in self._t.customers:  # the foreign key
+            raise StorageError(f"redemption for customer {redemption.customer_id}, who is absent")
+        if redemption.status is RedemptionStatus.COMPLETED and any(
+            r.voucher_number == number and r.status is RedemptionStatus.COMPLETED
+            for r in self._t.redemptions.values()
+        ):  # the partial unique index, the backstop of exactly once
+            raise StorageError(f"voucher {number} already has a completed redemption")
+        for _, payload in events:
+            json.dumps(payload)  # the JSON column: a TypeError before anything is written
+        _apply_postings(self._t, entry.postings)  # raises before anything is written
+        voucher = dataclasses.replace(
+            row.voucher, state=VoucherState.USED, used_at=at, used_by=redemption.customer_id
+        )
+        self._t.vouchers[number] = dataclasses.replace(row, voucher=voucher)
+        redemption_id = self._t.new_id("redemptions")
+        stored = dataclasses.replace(redemption, id=redemption_id)
+        self._t.redemptions[redemption_id] = stored
+        entry_id = self._t.new_id("journal_entries")
+        self._t.journal[entry_id] = dataclasses.replace(
+            entry, id=entry_id, redemption_id=redemption_id, postings=tuple(entry.postings)
+        )
+        self._t.history.append(history)
+        for event_type, payload in events:  # each payload gets the new redemption's id
+            FakeEventRepository(self._t).add(
+                event_type, {**payload, "redemption_id": redemption_id}, at=at
+            )
+        return stored
+
+    def get(self, redemption_id: int, *, for_update: bool = False) -> Redemption:
+        found = self._t.redemptions.get(redemption_id)
+        if found is None:
+            raise RedemptionNotFoundError(f"no redemption {redemption_id}")
+        return found
+
+    def count_for(self, customer_id: int, *, type_id: int | None, lot_id: int | None) -> int:
+        return sum(
+            1
+            for r in self._completed(customer_id)
+            if type_id in (None, r.type_id) and lot_id in (None, r.lot_id)
+        )
+
+    def has_completed(self, customer_id: int) -> bool:
+        return bool(self._completed(customer_id))
+
+    def for_customer(self, customer_id: int, *, limit: int = 50) -> builtins.list[Redemption]:
+        return [
+            self._t.redemptions[key]
+            for key in sorted(self._t.redemptions, reverse=True)
+            if self._t.redemptions[key].customer_id == customer_id
+        ][:limit]
+
+    def mark_reversed(self, redemption_id: int, *, at: datetime, by: str) -> bool:
+        _utc_aware(at)
+        found = self._t.redemptions.get(redemption_id)
+        if found is None or found.status is not RedemptionStatus.COMPLETED:
+            return False
+        self._t.redemptions[redemption_id] = dataclasses.replace(
+            found, status=RedemptionStatus.REVERSED, reversed_at=at, reversed_by=by
+        )
+        return True
+
+    def _completed(self, customer_id: int) -> builtins.list[Redemption]:
+        return [
+            r
+            for r in self._t.redemptions.values()
+            if r.customer_id == customer_id and r.status is RedemptionStatus.COMPLETED
+        ]
+
+
+class FakeIdempotencyRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def get(self, caller: str, key: str) -> StoredResult | None:
+        row = self._t.idempotency.get((caller, key))
+        if row is None:
+            return None
+        return StoredResult(row.operation, row.request_hash, json.loads(row.result))
+
+    def add(self, caller: str, key: str, stored: StoredResult, *, at: datetime) -> None:
+        _utc_aware(at)
+        result = json.dumps(stored.result)  # the JSON column: a TypeError for anything else
+        if (caller, key) in self._t.idempotency:
+            raise DuplicateError(f"idempotency key {key!r} was taken meanwhile")
+        self._t.idempotency[(caller, key)] = _IdempotencyRow(
+            stored.operation, stored.request_hash, result, at
+        )
+
+
+class FakeSettingRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def all(self) -> dict[str, str]:
+        return {key: row.value for key, row in self._t.settings.items()}
+
+    def set(self, key: str, value: str | None, *, at: datetime, by: str) -> str | None:
+        _utc_aware(at)
+        old_row = self._t.settings.get(key)
+        old = None if old_row is None else old_row.value
+        if value is None:
+            self._t.settings.pop(key, None)
+        else:
+            self._t.settings[key] = _SettingRow(value, at, by)
+        self._t.setting_changes.append(_SettingChange(key, old, value, at, by))
+        return old
+
+    def changes(self, *, limit: int = 50) -> builtins.list[dict[str, Any]]:
+        return [
+            {"key": c.key, "old": c.old_value, "new": c.new_value, "at": c.at, "by": c.by}
+            for c in reversed(self._t.setting_changes)
+        ][:limit]
+
+
+class FakeAttemptRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def record(self, kind: AttemptKind, subjects: Sequence[Subject], *, at: datetime) -> None:
+        _utc_aware(at)
+        self._t.attempts.extend(_Attempt(kind, subject, at) for subject in subjects)
+
+    def count(self, subject: Subject, kind: AttemptKind, *, since: datetime) -> int:
+        return sum(
+            1 for a in self._t.attempts if a.subject == subject and a.kind is kind and a.at > since
+        )
+
+    def lockouts(self, subjects: Sequence[Subject], *, now: datetime) -> builtins.list[Lockout]:
+        found = []
+        for subject in subjects:
+            lockout = self.last_lockout(subject)
+            if lockout is not None and lockout.until > now:
+                found.append(lockout)
+        return found
+
+    def last_lockout(self, subject: Subject) -> Lockout | None:
+        stored = self._t.lockouts.get(subject)
+        return None if stored is None else Lockout(subject, stored.until, stored.strikes)
+
+    def lock(self, lockout: Lockout) -> None:
+        _utc_aware(lockout.until)
+        self._t.lockouts[lockout.subject] = lockout
+
+    def clear(self, subject: Subject) -> None:
+        self._t.lockouts.pop(subject, None)
+        self._t.attempts = [a for a in self._t.attempts if a.subject != subject]
+
+    def prune(self, *, before: datetime) -> int:
+        kept = [a for a in self._t.attempts if not a.at < before]
+        pruned = len(self._t.attempts) - len(kept)
+        self._t.attempts = kept
+        return pruned
+
+
+class FakeEventRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def add(self, event_type: str, payload: dict[str, Any], *, at: datetime) -> None:
+        _utc_aware(at)
+        text = json.dumps(payload)  # the JSON column: a TypeError for anything else
+        self._t.events.append(_Event(self._t.new_id("events"), event_type, text, at))
+
+    def recent(
+        self, *, event_type: str | None = None, limit: int = 50
+    ) -> builtins.list[dict[str, Any]]:
+        return [
+            {
+                "id": e.id,
+                "type": e.type,
+                "payload": json.loads(e.payload),
+                "created_at": e.created_at,
+            }
+            for e in reversed(self._t.events)
+            if event_type is None or e.type == event_type
+        ][:limit]
+
+
 class FakeUnitOfWork:
     """Re-enterable like the SQL one: each ``with`` block is one transaction on a copy."""
 
@@ -626,6 +1073,34 @@ class FakeUnitOfWork:
     @property
     def runs(self) -> FakeRunRepository:
         return FakeRunRepository(self._open())
+
+    @property
+    def customers(self) -> FakeCustomerRepository:
+        return FakeCustomerRepository(self._open())
+
+    @property
+    def ledger(self) -> FakeLedgerRepository:
+        return FakeLedgerRepository(self._open())
+
+    @property
+    def redemptions(self) -> FakeRedemptionRepository:
+        return FakeRedemptionRepository(self._open())
+
+    @property
+    def idempotency(self) -> FakeIdempotencyRepository:
+        return FakeIdempotencyRepository(self._open())
+
+    @property
+    def settings(self) -> FakeSettingRepository:
+        return FakeSettingRepository(self._open())
+
+    @property
+    def attempts(self) -> FakeAttemptRepository:
+        return FakeAttemptRepository(self._open())
+
+    @property
+    def events(self) -> FakeEventRepository:
+        return FakeEventRepository(self._open())
 
 
 def _conforms(uow: FakeUnitOfWork) -> UnitOfWork:

@@ -19,7 +19,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from vouchers.domain.attempts import AttemptKind
@@ -47,6 +47,7 @@ from vouchers.errors import (
     ReversalRefusedError,
     ValidationError,
     VoucherUnknownError,
+    VoucherUsedError,
 )
 from vouchers.services.attempts import record_failure, refuse_if_locked, subjects_for
 from vouchers.services.codebook import CodeBook, digests_for
@@ -218,79 +219,101 @@ def _attempt(
 ) -> RedemptionResult:
     now = clock()
     caller = request.caller or actor
+    keyed = request.idempotency_key is not None and not dry_run
     with uow:
-        if request.idempotency_key is not None and not dry_run:
+        if keyed:
             replay = _replay(uow, caller, request)
             if replay is not None:
                 return replay
-        refuse_if_locked(
-            uow, subjects_for(request.customer, request.caller, request.client_address), now
-        )
-        voucher = _find(request.code, uow, vault, codebook)
-        voucher_type = uow.voucher_types.get(voucher.type_id)
-        settings = OperatorSettings.from_stored(uow.settings.all())
-        customer = _customer(uow, request, now, actor, create=not dry_run)
-        facts = _facts(uow, request, voucher, voucher_type, customer, settings, now)
-        credit = assess(facts)
-        result = _result(request, voucher, voucher_type, customer, credit)
-        if dry_run:
-            return result
-        redemption = Redemption(
-            voucher_number=voucher.number,
-            customer_id=customer.require_id(),
-            type_id=voucher.type_id,
-            lot_id=voucher.lot_id,
-            channel=request.channel,
-            credit=credit,
-            payment_type=voucher_type.default_payment_type,
-            redeemed_at=now,
-            redeemed_by=actor,
-            product=request.product,
-            purchase_reference=request.purchase_reference,
-            payment_reference=request.payment_reference,
-            client_address=request.client_address,
-            caller=request.caller,
-            idempotency_key=request.idempotency_key,
-        )
-        events = _events(result, settings)
-        stored = uow.redemptions.record(
-            redemption,
-            JournalEntry(
-                kind=EntryKind.REDEMPTION,
-                postings=tuple(credit.postings(customer.require_id())),
-                at=now,
-                by=actor,
-                memo=f"voucher {voucher.number}",
-                reference=request.payment_reference or request.purchase_reference,
-            ),
-            HistoryEntry(
-                voucher_number=voucher.number,
-                field="state",
-                process="redeem",
-                from_value=VoucherState.ACTIVATED.value,
-                to_value=VoucherState.USED.value,
-                at=now,
-                by=actor,
-                note=f"customer {customer.external_ref} via {request.channel.value}",
-            ),
-            events=events,
-        )
-        if stored is None:
-            # Lost the race: another transaction consumed it first. Say what it is now.
-            check_voucher_state(uow.vouchers.get(voucher.number), now)
-            raise AssertionError("a voucher that could not be consumed is still redeemable")
-        wallet = uow.ledger.wallet(customer.require_id(), credit.currency)
-        result = _completed(result, stored, wallet.paid_minor, wallet.bonus_minor)
-        result = dataclasses.replace(result, events=[event_type for event_type, _ in events])
-        if request.idempotency_key is not None:
-            uow.idempotency.add(
-                caller,
-                request.idempotency_key,
-                _stored(request, result),
-                at=now,
-            )
-        uow.commit()
+        try:
+            return _redeem(request, uow, vault, now, actor, caller, codebook, dry_run)
+        except VoucherUsedError:
+            # Perhaps used by this very request under the same key, committed meanwhile by a
+            # concurrent retry: then the answer is that request's (visible now).
+            replay = _replay(uow, caller, request) if keyed else None
+            if replay is None:
+                raise
+            return replay
+
+
+def _redeem(
+    request: RedemptionRequest,
+    uow: UnitOfWork,
+    vault: CodeVault,
+    now: datetime,
+    actor: str,
+    caller: str,
+    codebook: CodeBook,
+    dry_run: bool,
+) -> RedemptionResult:
+    refuse_if_locked(
+        uow, subjects_for(request.customer, request.caller, request.client_address), now
+    )
+    voucher = _find(request.code, uow, vault, codebook)
+    voucher_type = uow.voucher_types.get(voucher.type_id)
+    settings = OperatorSettings.from_stored(uow.settings.all())
+    customer = _customer(uow, request, now, actor, create=not dry_run)
+    facts = _facts(uow, request, voucher, voucher_type, customer, settings, now)
+    credit = assess(facts)
+    result = _result(request, voucher, voucher_type, customer, credit)
+    if dry_run:
         return result
+    redemption = Redemption(
+        voucher_number=voucher.number,
+        customer_id=customer.require_id(),
+        type_id=voucher.type_id,
+        lot_id=voucher.lot_id,
+        channel=request.channel,
+        credit=credit,
+        payment_type=voucher_type.default_payment_type,
+        redeemed_at=now,
+        redeemed_by=actor,
+        product=request.product,
+        purchase_reference=request.purchase_reference,
+        payment_reference=request.payment_reference,
+        client_address=request.client_address,
+        caller=request.caller,
+        idempotency_key=request.idempotency_key,
+    )
+    events = _events(result, settings)
+    stored = uow.redemptions.record(
+        redemption,
+        JournalEntry(
+            kind=EntryKind.REDEMPTION,
+            postings=tuple(credit.postings(customer.require_id())),
+            at=now,
+            by=actor,
+            memo=f"voucher {voucher.number}",
+            reference=request.payment_reference or request.purchase_reference,
+        ),
+        HistoryEntry(
+            voucher_number=voucher.number,
+            field="state",
+            process="redeem",
+            from_value=VoucherState.ACTIVATED.value,
+            to_value=VoucherState.USED.value,
+            at=now,
+            by=actor,
+            note=f"customer {customer.external_ref} via {request.channel.value}",
+        ),
+        events=events,
+    )
+    if stored is None:
+        # Lost the race: another transaction consumed it first. Say what it is now.
+        check_voucher_state(uow.vouchers.get(voucher.number), now)
+        raise AssertionError("a voucher that could not be consumed is still redeemable")
+    wallet = uow.ledger.wallet(customer.require_id(), credit.currency)
+    result = _completed(result, stored, wallet.paid_minor, wallet.bonus_minor)
+    result = dataclasses.replace(result, events=[event_type for event_type, _ in events])
+    if request.idempotency_key is not None:
+        uow.idempotency.add(
+            caller,
+            request.idempotency_key,
+            _stored(request, result),
+            at=now,
+        )
+    uow.commit()
+    return result
 
 
 def _replay(uow: UnitOfWork, caller: str, request: RedemptionRequest) -> RedemptionResult | None:

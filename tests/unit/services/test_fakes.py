@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from support.fakes import FakeUnitOfWork
+from vouchers.domain.customers import Customer
+from vouchers.domain.ledger import Account, EntryKind, Posting, Wallet
 from vouchers.domain.lots import Lot
+from vouchers.domain.redemptions import Channel, Credit, Redemption
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import VoucherState
-from vouchers.errors import DuplicateError, StorageError, VoucherNotFoundError
-from vouchers.services.ports import NewVouchers
+from vouchers.errors import (
+    CustomerNotFoundError,
+    DuplicateError,
+    InsufficientFundsError,
+    RedemptionNotFoundError,
+    StorageError,
+    VoucherNotFoundError,
+)
+from vouchers.services.ports import HistoryEntry, JournalEntry, NewVouchers, StoredResult
 
 MakeType = Callable[..., VoucherType]
 MakeLot = Callable[..., Lot]
@@ -105,3 +116,120 @@ def test_resealing_moves_the_digest_in_the_unique_index(
             uow.vouchers.reseal([(2, b"x", 2, b"new", 2)])
         with pytest.raises(VoucherNotFoundError):
             uow.vouchers.get(3)
+
+
+# -- the redemption repositories -----------------------------------------------------------------
+
+
+def credit(customer_id: int, paid: int, bonus: int = 0) -> JournalEntry:
+    postings = [
+        Posting(Account.VOUCHER_FLOAT, -(paid + bonus), "EUR"),
+        Posting(Account.WALLET_PAID, paid, "EUR", customer_id),
+    ]
+    if bonus:
+        postings.append(Posting(Account.WALLET_BONUS, bonus, "EUR", customer_id))
+    return JournalEntry(EntryKind.REDEMPTION, tuple(postings), NOW, "test")
+
+
+def debit(customer_id: int, paid: int) -> JournalEntry:
+    postings = (
+        Posting(Account.WALLET_PAID, -paid, "EUR", customer_id),
+        Posting(Account.SPENDING, paid, "EUR"),
+    )
+    return JournalEntry(EntryKind.DEBIT, postings, NOW, "test")
+
+
+def test_wallets_are_created_by_credits_never_go_negative_and_roll_back(
+    uow: FakeUnitOfWork,
+) -> None:
+    with uow:
+        c1 = uow.customers.add(Customer("C1", created_at=NOW)).require_id()
+        with pytest.raises(InsufficientFundsError):
+            uow.ledger.post(debit(c1, 1))  # no wallet yet: nothing to take
+        uow.commit()
+    with uow:
+        uow.ledger.post(credit(c1, 500, 100))
+        assert uow.ledger.wallet(c1, "EUR") == Wallet(c1, "EUR", 500, 100)
+    assert uow.database.wallet(c1, "EUR") == Wallet(c1, "EUR")  # rolled back
+
+    with uow:
+        first = uow.ledger.post(credit(c1, 500, 100))
+        with pytest.raises(InsufficientFundsError):
+            uow.ledger.post(debit(c1, 501))
+        assert [e.id for e in uow.ledger.entries(customer_id=c1)] == [first]  # nothing written
+        uow.ledger.post(debit(c1, 500))
+        assert uow.ledger.wallets(c1) == [Wallet(c1, "EUR", 0, 100)]
+        assert (uow.ledger.unbalanced_entries(), uow.ledger.wallet_mismatches()) == ([], [])
+        assert uow.ledger.totals()[("spending", "EUR")] == 500
+
+
+@pytest.mark.parametrize(
+    ("state", "at", "consumed"),
+    [
+        (VoucherState.ACTIVATED, NOW, True),
+        (VoucherState.DRAFT, NOW, False),
+        (VoucherState.ACTIVATED, NOW - timedelta(seconds=1), False),  # not yet effective
+        (VoucherState.ACTIVATED, NOW + timedelta(days=365), False),  # at its expiry
+    ],
+)
+def test_recording_a_redemption_consumes_only_an_activated_voucher_within_its_dates(
+    uow: FakeUnitOfWork,
+    make_type: MakeType,
+    make_lot: MakeLot,
+    state: VoucherState,
+    at: datetime,
+    consumed: bool,
+) -> None:
+    make_type()
+    lot = make_lot(count=1)
+    with uow:
+        uow.vouchers.add_generated(chunk(lot, 1, b"a"))
+        c1 = uow.customers.add(Customer("C1", created_at=NOW)).require_id()
+        uow.commit()
+    uow.database.put(1, state=state)
+    redemption = Redemption(
+        1, c1, lot.type_id, lot.id or 0, Channel.CLI, Credit("EUR", 5000, 0, 0), "voucher", at, "t"
+    )
+    history = HistoryEntry(1, "state", "redeem", "activated", "used", at, "t")
+    before = uow.database.tables.copy()
+
+    with uow:
+        stored = uow.redemptions.record(
+            redemption, credit(c1, 5000), history, events=[("voucher.redeemed", {"n": 1})]
+        )
+        uow.commit()
+
+    if not consumed:
+        assert stored is None
+        assert uow.database.tables == before
+        return
+    assert stored == dataclasses.replace(redemption, id=1)
+    assert uow.database.wallet(c1, "EUR").paid_minor == 5000
+    assert uow.database.tables.vouchers[1].voucher.used_by == c1
+    assert uow.database.tables.journal[1].redemption_id == 1
+    with uow:
+        assert uow.events.recent()[0]["payload"] == {"n": 1, "redemption_id": 1}
+        assert uow.redemptions.record(redemption, credit(c1, 5000), history) is None  # used
+        assert uow.redemptions.mark_reversed(1, at=NOW, by="fin")
+        assert not uow.redemptions.mark_reversed(1, at=NOW, by="fin")
+        uow.vouchers.restore_used(1, actor="fin", at=NOW, note="refund")
+        with pytest.raises(StorageError, match="not used"):
+            uow.vouchers.restore_used(1, actor="fin", at=NOW, note="refund")
+        with pytest.raises(RedemptionNotFoundError):
+            uow.redemptions.get(2)
+
+
+def test_taken_customer_references_and_idempotency_keys_are_refused(uow: FakeUnitOfWork) -> None:
+    stored = StoredResult("redeem", "h", {"n": 1, "events": ["x"]})
+    with uow:
+        uow.customers.add(Customer("C1", created_at=NOW))
+        with pytest.raises(DuplicateError):
+            uow.customers.add(Customer("C1", created_at=NOW))
+        with pytest.raises(CustomerNotFoundError):
+            uow.customers.get("c1")  # compared exactly
+        uow.idempotency.add("shop", "k", stored, at=NOW)
+        with pytest.raises(DuplicateError):
+            uow.idempotency.add("shop", "k", stored, at=NOW)
+        uow.idempotency.add("kiosk", "k", stored, at=NOW)  # keys belong to their caller
+        assert uow.idempotency.get("shop", "k") == stored
+        assert uow.idempotency.get("shop", "other") is None

@@ -19,7 +19,7 @@ from vouchers.errors import (
     ValidationError,
     VoucherTypeNotFoundError,
 )
-from vouchers.services import lots
+from vouchers.services import lots, settings
 
 MakeType = Callable[..., VoucherType]
 MakeLot = Callable[..., Lot]
@@ -136,14 +136,23 @@ def test_validity_comes_from_the_lot_before_the_type(
     assert (by_date.effective_at, by_date.expires_at) == (start, end)
 
 
-def test_a_lot_of_a_type_without_validity_needs_an_expiry_date(
-    make_type: MakeType, make_lot: MakeLot, clock: FakeClock
+def test_a_lot_of_a_type_without_validity_takes_the_operators_default_expiry_period(
+    make_type: MakeType, make_lot: MakeLot, uow: FakeUnitOfWork, clock: FakeClock
 ) -> None:
     make_type(validity_days=None)
+    make_type("TIMED", validity_days=30)
+    start = clock.now + timedelta(days=5)
 
-    with pytest.raises(ValidationError, match="expiration date"):
-        make_lot()
-    assert make_lot(expires_at=clock.now + timedelta(days=1)).expires_at > clock.now
+    # 365 days unless the operator says otherwise.
+    assert make_lot().expires_at == clock.now + timedelta(days=365)
+
+    settings.set_setting("default_expiry_days", "90", uow=uow, clock=clock, actor="admin")
+
+    assert make_lot(effective_at=start).expires_at == start + timedelta(days=90)
+    # The lot's own period or date, and the type's validity, still come first.
+    assert make_lot(validity_days=7).expires_at == clock.now + timedelta(days=7)
+    assert make_lot(expires_at=start).expires_at == start
+    assert make_lot("TIMED").expires_at == clock.now + timedelta(days=30)
 
 
 @pytest.mark.parametrize("days_after_start", [0, -1])
