@@ -78,5 +78,6 @@ def next_lockout(
     strikes = 1
     if previous is not None and now - previous.until < STRIKE_MEMORY:
         strikes = previous.strikes + 1
-    duration = min(limit.window * 2 ** (strikes - 1), MAX_LOCKOUT)
+    doublings = min(strikes - 1, 32)  # past a day the cap applies anyway; no overflow
+    duration = min(limit.window * 2**doublings, MAX_LOCKOUT)
     return Lockout(subject, now + duration, strikes)

@@ -99,7 +99,7 @@ class Credit:
     @property
     def paid_minor(self) -> int:
         """What the paid balance gains."""
-        return 0 if self.toward_purchase else self.value_minor + self.topup_minor
+        return self.topup_minor + (0 if self.toward_purchase else self.value_minor)
 
     @property
     def payment_minor(self) -> int:

@@ -8,6 +8,7 @@ it is when never set. ``OperatorSettings`` is the parsed, typed view services us
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ PER_CURRENCY = frozenset({"minimum_amount", "maximum_amount", "large_redemption_
 
 def _positive_int(low: int, high: int) -> Callable[[str], str]:
     def parse(text: str) -> str:
-        if not text.strip().isdigit() or not low <= int(text) <= high:
+        if not re.fullmatch(r"[0-9]{1,12}", text.strip()) or not low <= int(text) <= high:
             raise ValidationError(f"{text!r} is not a whole number from {low} to {high}")
         return str(int(text))
 

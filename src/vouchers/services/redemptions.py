@@ -20,6 +20,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from vouchers.domain.attempts import AttemptKind
@@ -90,13 +91,24 @@ class RedemptionRequest:
         asked = {
             "code": self.code.strip().upper(),
             "customer": self.customer,
-            "amount": self.amount,
+            "amount": _canonical_amount(self.amount),
             "currency": self.currency and self.currency.upper(),
             "payment_reference": self.payment_reference,
             "product": self.product,
             "purchase_reference": self.purchase_reference,
         }
         return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
+
+
+def _canonical_amount(amount: str | None) -> str | None:
+    """``100``, ``100.0`` and ``100.00`` ask for the same top-up."""
+    if amount is None:
+        return None
+    try:
+        value = Decimal(amount.strip())
+    except InvalidOperation:
+        return amount
+    return format(value.normalize(), "f") if value.is_finite() else amount
 
 
 @dataclass(frozen=True)

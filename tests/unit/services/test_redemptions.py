@@ -466,3 +466,13 @@ def test_a_reversal_is_refused_twice_after_the_window_and_when_the_credit_was_sp
     assert desk.state(3) is VoucherState.USED
     stored = redemptions.get_redemption(recent.redemption_id or 0, uow=desk.uow)
     assert stored.status is RedemptionStatus.COMPLETED
+
+
+def test_one_top_up_written_two_ways_is_the_same_request_for_an_idempotency_key() -> None:
+    from vouchers.services.redemptions import RedemptionRequest
+
+    def fingerprint(amount: str) -> str:
+        return RedemptionRequest(code="X", customer="C1", amount=amount).fingerprint()
+
+    assert fingerprint("100") == fingerprint("100.00") == fingerprint(" 100.0 ")
+    assert fingerprint("100") != fingerprint("100.01")

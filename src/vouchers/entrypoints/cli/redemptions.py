@@ -146,7 +146,9 @@ def _run(ctx: typer.Context, request: RedemptionRequest, *, dry_run: bool, as_js
 def _print_result(data: dict[str, Any]) -> None:
     who, number = data["customer"], data["voucher_number"]
     if data["dry_run"]:
-        console.print(f"voucher {number} can be redeemed by {who}; it would credit:")
+        console.print(
+            f"voucher {number} can be redeemed by {who}; it would credit:", highlight=False
+        )
     else:
         again = " (replayed: already done with this idempotency key)" if data["replayed"] else ""
         console.print(
