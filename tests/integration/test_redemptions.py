@@ -430,7 +430,13 @@ def test_first_top_up_kyc_and_blocked_customers(app: App) -> None:
 
     # KYC verified required
     refused(app, KycRequiredError, lambda: redeem(app, kyc, "C3"))
-    customers.update_customer("C3", {"status": "blocked", "kyc_verified": True}, uow=app.uow())
+    customers.update_customer(
+        "C3",
+        {"status": "blocked", "kyc_verified": True},
+        uow=app.uow(),
+        clock=app.clock,
+        actor="support",
+    )
     refused(app, CustomerBlockedError, lambda: redeem(app, kyc, "C3"))
     assert redeem(app, kyc, "C2").paid_minor == 1000
 

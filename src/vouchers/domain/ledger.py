@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from vouchers.domain.money import Money, currency
 from vouchers.errors import InsufficientFundsError, ValidationError
 
 
@@ -124,9 +125,10 @@ def split_debit(wallet: Wallet, amount_minor: int, order: DebitOrder) -> DebitSp
     if amount_minor <= 0:
         raise ValidationError("a debit must be for an amount above zero")
     if amount_minor > wallet.total_minor:
+        unit = currency(wallet.currency)
         raise InsufficientFundsError(
-            f"the wallet holds {wallet.total_minor} minor units of {wallet.currency}, "
-            f"less than {amount_minor}"
+            f"the wallet holds {Money(wallet.total_minor, unit).format()}, "
+            f"less than {Money(amount_minor, unit).format()}"
         )
     if order is DebitOrder.BONUS_FIRST:
         bonus = min(wallet.bonus_minor, amount_minor)

@@ -43,7 +43,11 @@ def create_customer(
 def get_customer(ref: int | str, *, uow: UnitOfWork) -> Customer:
     """By id or external reference; raises CustomerNotFoundError."""
     with uow:
-        return uow.customers.get(ref)
+        return uow.customers.get(_ref(ref))
+
+
+def _ref(ref: int | str) -> int | str:
+    return ref.strip() if isinstance(ref, str) else ref
 
 
 def list_customers(*, uow: UnitOfWork, after: str = "", limit: int = 100) -> list[Customer]:
@@ -52,16 +56,37 @@ def list_customers(*, uow: UnitOfWork, after: str = "", limit: int = 100) -> lis
         return uow.customers.list(after=after, limit=limit)
 
 
-def update_customer(ref: int | str, changes: dict[str, Any], *, uow: UnitOfWork) -> Customer:
-    """Change a customer's name, contacts, KYC flag or status; raises ValidationError."""
+def update_customer(
+    ref: int | str,
+    changes: dict[str, Any],
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: str,
+) -> Customer:
+    """Change a customer's name, contacts, KYC flag or status; raises ValidationError.
+
+    The change (who, when, old and new values) goes to the outbox as ``customer.updated``.
+    """
     refused = set(changes) - UPDATABLE
     if refused:
         raise ValidationError("cannot change a customer's " + ", ".join(sorted(refused)))
     if "status" in changes:
         changes = {**changes, "status": CustomerStatus(changes["status"])}
     with uow:
-        updated = dataclasses.replace(uow.customers.get(ref), **changes)
+        current = uow.customers.get(_ref(ref))
+        updated = dataclasses.replace(current, **changes)
         uow.customers.update(updated)
+        changed = {
+            name: {"old": str(getattr(current, name)), "new": str(getattr(updated, name))}
+            for name in sorted(changes)
+            if getattr(current, name) != getattr(updated, name)
+        }
+        uow.events.add(
+            "customer.updated",
+            {"customer": current.external_ref, "by": actor, "changes": changed},
+            at=clock(),
+        )
         uow.commit()
     return updated
 
@@ -69,5 +94,5 @@ def update_customer(ref: int | str, changes: dict[str, Any], *, uow: UnitOfWork)
 def customer_wallets(ref: int | str, *, uow: UnitOfWork) -> tuple[Customer, list[Wallet]]:
     """A customer and its wallets (one per currency it ever held)."""
     with uow:
-        customer = uow.customers.get(ref)
+        customer = uow.customers.get(_ref(ref))
         return customer, uow.ledger.wallets(customer.require_id())

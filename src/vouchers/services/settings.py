@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from vouchers.domain.settings import OperatorSettings, normalise
+from vouchers.errors import ValidationError
 from vouchers.services.ports import Clock, UnitOfWork
 
 
@@ -29,9 +31,38 @@ def set_setting(
     stored_key, stored_value = normalise(key, value)
     at = clock()
     with uow:
+        current = load_settings(uow)
+        check_consistent(
+            OperatorSettings.from_stored(_with(current.values, stored_key, stored_value)),
+            stored_key,
+        )
         old = uow.settings.set(stored_key, stored_value, at=at, by=actor)
         uow.commit()
     return {"key": stored_key, "old": old, "new": stored_value, "at": at, "by": actor}
+
+
+def _with(values: Mapping[str, str], key: str, value: str | None) -> dict[str, str]:
+    changed = {k: v for k, v in values.items() if k != key}
+    if value is not None:
+        changed[key] = value
+    return changed
+
+
+def check_consistent(settings: OperatorSettings, key: str) -> None:
+    """Refuse a change that would make the minimum amount of a currency exceed its maximum."""
+    name, _, code = key.partition(".")
+    if name not in {"minimum_amount", "maximum_amount"}:
+        return
+    limits = settings.limits(code)
+    if (
+        limits.minimum_minor is not None
+        and limits.maximum_minor is not None
+        and limits.minimum_minor > limits.maximum_minor
+    ):
+        low, high = settings.text(f"minimum_amount.{code}"), settings.text(f"maximum_amount.{code}")
+        raise ValidationError(
+            f"the minimum amount of {code} would exceed its maximum ({low} > {high})"
+        )
 
 
 def setting_changes(*, uow: UnitOfWork, limit: int = 50) -> list[dict[str, Any]]:

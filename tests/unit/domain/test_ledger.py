@@ -53,9 +53,7 @@ def test_paid_first_spends_the_paid_balance_before_the_bonus_one(
 
 @pytest.mark.parametrize("order", list(DebitOrder))
 def test_a_debit_beyond_the_wallet_total_is_refused(order: DebitOrder) -> None:
-    with pytest.raises(
-        InsufficientFundsError, match="holds 3500 minor units of EUR, less than 3501"
-    ):
+    with pytest.raises(InsufficientFundsError, match=r"holds 35\.00 EUR, less than 35\.01 EUR"):
         split_debit(WALLET, 3501, order)
 
 

@@ -44,6 +44,7 @@ from vouchers.errors import (
     MalformedCodeError,
     ReversalRefusedError,
     TooManyAttemptsError,
+    ValidationError,
     VoucherExpiredError,
     VoucherUnknownError,
     VoucherUsedError,
@@ -237,7 +238,9 @@ def test_validating_reports_the_credit_and_moves_nothing(desk: Desk) -> None:
         (lambda d: d.set("maximum_amount.EUR", "5.00"), {}, AmountOutOfRangeError),
         (lambda d: None, {"currency": "USD"}, CurrencyMismatchError),
         (
-            lambda d: customers.update_customer("C1", {"status": "blocked"}, uow=d.uow),
+            lambda d: customers.update_customer(
+                "C1", {"status": "blocked"}, uow=d.uow, clock=d.clock, actor="support"
+            ),
             {},
             CustomerBlockedError,
         ),
@@ -469,10 +472,35 @@ def test_a_reversal_is_refused_twice_after_the_window_and_when_the_credit_was_sp
 
 
 def test_one_top_up_written_two_ways_is_the_same_request_for_an_idempotency_key() -> None:
-    from vouchers.services.redemptions import RedemptionRequest
-
     def fingerprint(amount: str) -> str:
-        return RedemptionRequest(code="X", customer="C1", amount=amount).fingerprint()
+        return redemptions.RedemptionRequest(code="X", customer="C1", amount=amount).fingerprint()
 
     assert fingerprint("100") == fingerprint("100.00") == fingerprint(" 100.0 ")
     assert fingerprint("100") != fingerprint("100.01")
+
+
+def test_a_minimum_amount_above_the_maximum_is_refused_and_nothing_changes(desk: Desk) -> None:
+    desk.set("maximum_amount.EUR", "10.00")
+
+    with pytest.raises(ValidationError, match="minimum amount of EUR would exceed"):
+        desk.set("minimum_amount", "50.00 EUR")
+
+    assert settings.show_settings(uow=desk.uow)["maximum_amount.EUR"] == "10.00"
+    assert "minimum_amount.EUR" not in settings.show_settings(uow=desk.uow)
+
+
+def test_a_customer_change_is_recorded_with_who_and_the_old_and_new_values(desk: Desk) -> None:
+    desk.customer("C1")
+
+    customers.update_customer(
+        " C1 ", {"kyc_verified": True}, uow=desk.uow, clock=desk.clock, actor="support"
+    )
+
+    with desk.uow as uow:
+        (event,) = uow.events.recent(event_type="customer.updated")
+    assert event["payload"] == {
+        "customer": "C1",
+        "by": "support",
+        "changes": {"kyc_verified": {"old": "False", "new": "True"}},
+    }
+    assert customers.get_customer(" C1 ", uow=desk.uow).kyc_verified

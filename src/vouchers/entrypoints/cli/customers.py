@@ -150,7 +150,11 @@ def update(
             raise ValidationError(
                 "say what to change: --name, --phone, --email, --kyc/--no-kyc, --block/--unblock"
             )
-        updated = service.update_customer(ref, changes, uow=state(ctx).app().uow())
+        cli = state(ctx)
+        app_ = cli.app()
+        updated = service.update_customer(
+            ref, changes, uow=app_.uow(), clock=app_.clock, actor=cli.settings.actor
+        )
     data = render.customer(updated)
     emit(data, as_json=as_json, human=lambda: _print_fields(data))
 
