@@ -72,6 +72,8 @@ from vouchers.services.ports import (
     HistoryEntry,
     JournalEntry,
     NewVouchers,
+    RecordedRedemption,
+    RedemptionContext,
     SealedSecret,
     StoredResult,
     Transition,
@@ -820,6 +822,32 @@ class FakeRedemptionRepository:
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
 
+    def context(
+        self,
+        *,
+        digests: Sequence[bytes],
+        customer_ref: str,
+        subjects: Sequence[Subject],
+        now: datetime,
+        idempotency: tuple[str, str] | None = None,
+    ) -> RedemptionContext:
+        voucher = FakeVoucherRepository(self._t).find_by_digests(digests)
+        voucher_type = (
+            None if voucher is None else FakeVoucherTypeRepository(self._t).get(voucher.type_id)
+        )
+        return RedemptionContext(
+            lockouts=FakeAttemptRepository(self._t).lockouts(subjects, now=now),
+            voucher=voucher,
+            voucher_type=voucher_type,
+            settings=FakeSettingRepository(self._t).all(),
+            customer=FakeCustomerRepository(self._t).find(customer_ref),
+            stored_result=(
+                None
+                if idempotency is None
+                else FakeIdempotencyRepository(self._t).get(*idempotency)
+            ),
+        )
+
     def record(
         self,
         redemption: Redemption,
@@ -827,7 +855,7 @@ class FakeRedemptionRepository:
         history: HistoryEntry,
         *,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
-    ) -> Redemption | None:
+    ) -> RecordedRedemption | None:
         at = redemption.redeemed_at
         _utc_aware(at, redemption.reversed_at, entry.at, history.at)
         number = redemption.voucher_number
@@ -865,7 +893,10 @@ class FakeRedemptionRepository:
             FakeEventRepository(self._t).add(
                 event_type, {**payload, "redemption_id": redemption_id}, at=at
             )
-        return stored
+        wallet = FakeLedgerRepository(self._t).wallet(
+            redemption.customer_id, redemption.credit.currency
+        )
+        return RecordedRedemption(stored, wallet.paid_minor, wallet.bonus_minor)
 
     def get(self, redemption_id: int, *, for_update: bool = False) -> Redemption:
         found = self._t.redemptions.get(redemption_id)

@@ -15,6 +15,7 @@ from vouchers.domain.attempts import (
     GLOBAL,
     AttemptKind,
     Limit,
+    Lockout,
     Scope,
     Subject,
     next_lockout,
@@ -49,7 +50,13 @@ def subjects_for(
 
 def refuse_if_locked(uow: UnitOfWork, subjects: list[Subject], now: datetime) -> None:
     """Raise TooManyAttemptsError if any subject is locked out (inside an open unit of work)."""
-    locked = uow.attempts.lockouts([s for s in subjects if s.scope is not Scope.GLOBAL], now=now)
+    check_lockouts(
+        uow.attempts.lockouts([s for s in subjects if s.scope is not Scope.GLOBAL], now=now), now
+    )
+
+
+def check_lockouts(locked: list[Lockout], now: datetime) -> None:
+    """Raise TooManyAttemptsError, with the longest wait, if any lock-out is running."""
     if locked:
         retry_after = max(lockout.retry_after(now) for lockout in locked)
         raise TooManyAttemptsError(

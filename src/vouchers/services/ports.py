@@ -401,7 +401,41 @@ class LedgerRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RedemptionContext:
+    """What a redemption decides on, read together (one round trip where the driver can)."""
+
+    lockouts: list[Lockout]
+    voucher: Voucher | None
+    voucher_type: VoucherType | None
+    settings: dict[str, str]
+    customer: Customer | None
+    stored_result: StoredResult | None = None
+
+
+@dataclass(frozen=True)
+class RecordedRedemption:
+    """A stored redemption and the wallet's balances right after it."""
+
+    redemption: Redemption
+    balance_paid_minor: int
+    balance_bonus_minor: int
+
+
 class RedemptionRepository(Protocol):
+    def context(
+        self,
+        *,
+        digests: Sequence[bytes],
+        customer_ref: str,
+        subjects: Sequence[Subject],
+        now: datetime,
+        idempotency: tuple[str, str] | None = None,
+    ) -> RedemptionContext:
+        """The running lock-outs of ``subjects``, the voucher with one of ``digests`` and its
+        type, the settings, the customer, and the result stored under (caller, key)."""
+        ...
+
     def record(
         self,
         redemption: Redemption,
@@ -409,11 +443,12 @@ class RedemptionRepository(Protocol):
         history: HistoryEntry,
         *,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
-    ) -> Redemption | None:
+    ) -> RecordedRedemption | None:
         """Consume the voucher with one conditional update and, only if that succeeded,
         write the redemption, its journal entry (applied to the wallet), the history row
         and the events (each payload gets the new ``redemption_id``). Return the stored
-        redemption, or None when the voucher was no longer activated."""
+        redemption with the wallet's new balances, or None when the voucher was no longer
+        activated (nothing was written)."""
         ...
 
     def get(self, redemption_id: int, *, for_update: bool = False) -> Redemption:

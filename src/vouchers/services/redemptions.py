@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from vouchers.domain.attempts import AttemptKind
+from vouchers.domain.attempts import AttemptKind, Scope, Subject
 from vouchers.domain.customers import Customer
 from vouchers.domain.ledger import EntryKind
 from vouchers.domain.money import Money, currency
@@ -50,13 +50,19 @@ from vouchers.errors import (
     VoucherUnknownError,
     VoucherUsedError,
 )
-from vouchers.services.attempts import record_failure, refuse_if_locked, subjects_for
+from vouchers.services.attempts import (
+    check_lockouts,
+    record_failure,
+    refuse_if_locked,
+    subjects_for,
+)
 from vouchers.services.codebook import CodeBook, digests_for
 from vouchers.services.ports import (
     Clock,
     CodeVault,
     HistoryEntry,
     JournalEntry,
+    RedemptionContext,
     StoredResult,
     UnitOfWork,
 )
@@ -232,13 +238,17 @@ def _attempt(
     now = clock()
     caller = request.caller or actor
     keyed = request.idempotency_key is not None and not dry_run
+    subjects = subjects_for(request.customer, request.caller, request.client_address)
     with uow:
-        if keyed:
-            replay = _replay(uow, caller, request)
-            if replay is not None:
-                return replay
+        candidates = _candidates(request.code, uow, codebook, subjects, now)
+        context = _context(request, uow, vault, candidates, subjects, now, caller, keyed)
+        if context.stored_result is not None:
+            return _replayed(context.stored_result, request)
+        check_lockouts(context.lockouts, now)
+        if context.voucher is None or context.voucher_type is None:
+            context = _after_reload(request, uow, vault, codebook, context, subjects, now)
         try:
-            return _redeem(request, uow, vault, now, actor, caller, codebook, dry_run)
+            return _redeem(request, context, uow, now, actor, caller, dry_run)
         except VoucherUsedError:
             # Perhaps used by this very request under the same key, committed meanwhile by a
             # concurrent retry: then the answer is that request's (visible now).
@@ -248,23 +258,79 @@ def _attempt(
             return replay
 
 
-def _redeem(
+def _candidates(
+    code: str, uow: UnitOfWork, codebook: CodeBook, subjects: list[Subject], now: datetime
+) -> list[str]:
+    """The canonical forms of the typed code; a typo is refused without the voucher table
+    (but a locked-out subject hears that it is locked out, not that it mistyped)."""
+    try:
+        return codebook.candidates(code, uow)
+    except MalformedCodeError:
+        try:
+            return codebook.candidates(code, uow, reload=True)  # a format new since cached
+        except MalformedCodeError:
+            refuse_if_locked(uow, subjects, now)
+            raise
+
+
+def _context(
     request: RedemptionRequest,
     uow: UnitOfWork,
     vault: CodeVault,
+    candidates: list[str],
+    subjects: list[Subject],
+    now: datetime,
+    caller: str,
+    keyed: bool,
+) -> RedemptionContext:
+    assert request.idempotency_key is not None or not keyed
+    return uow.redemptions.context(
+        digests=digests_for(candidates, vault),
+        customer_ref=request.customer.strip(),
+        subjects=[s for s in subjects if s.scope is not Scope.GLOBAL],
+        now=now,
+        idempotency=(caller, request.idempotency_key or "") if keyed else None,
+    )
+
+
+def _after_reload(
+    request: RedemptionRequest,
+    uow: UnitOfWork,
+    vault: CodeVault,
+    codebook: CodeBook,
+    context: RedemptionContext,
+    subjects: list[Subject],
+    now: datetime,
+) -> RedemptionContext:
+    """No voucher had the code under the cached formats: look again under fresh ones (a lot
+    with a new prefix may have been generated since), else it is a guess."""
+    before = codebook.formats(uow)
+    if codebook.formats(uow, reload=True) != before:
+        try:
+            candidates = codebook.candidates(request.code, uow)
+        except MalformedCodeError:
+            candidates = []
+        voucher = uow.vouchers.find_by_digests(digests_for(candidates, vault))
+        if voucher is not None:
+            voucher_type = uow.voucher_types.get(voucher.type_id)
+            return dataclasses.replace(context, voucher=voucher, voucher_type=voucher_type)
+    raise VoucherUnknownError("no voucher has that code")
+
+
+def _redeem(
+    request: RedemptionRequest,
+    context: RedemptionContext,
+    uow: UnitOfWork,
     now: datetime,
     actor: str,
     caller: str,
-    codebook: CodeBook,
     dry_run: bool,
 ) -> RedemptionResult:
-    refuse_if_locked(
-        uow, subjects_for(request.customer, request.caller, request.client_address), now
-    )
-    voucher = _find(request.code, uow, vault, codebook)
-    voucher_type = uow.voucher_types.get(voucher.type_id)
-    settings = OperatorSettings.from_stored(uow.settings.all())
-    customer = _customer(uow, request, now, actor, create=not dry_run)
+    voucher, voucher_type = context.voucher, context.voucher_type
+    assert voucher is not None
+    assert voucher_type is not None
+    settings = OperatorSettings.from_stored(context.settings)
+    customer = _customer(uow, request, context.customer, now, actor, create=not dry_run)
     facts = _facts(uow, request, voucher, voucher_type, customer, settings, now)
     credit = assess(facts)
     result = _result(request, voucher, voucher_type, customer, credit)
@@ -288,7 +354,7 @@ def _redeem(
         idempotency_key=request.idempotency_key,
     )
     events = _events(result, settings)
-    stored = uow.redemptions.record(
+    recorded = uow.redemptions.record(
         redemption,
         JournalEntry(
             kind=EntryKind.REDEMPTION,
@@ -310,20 +376,20 @@ def _redeem(
         ),
         events=events,
     )
-    if stored is None:
+    if recorded is None:
         # Lost the race: another transaction consumed it first. Say what it is now.
         check_voucher_state(uow.vouchers.get(voucher.number), now)
         raise AssertionError("a voucher that could not be consumed is still redeemable")
-    wallet = uow.ledger.wallet(customer.require_id(), credit.currency)
-    result = _completed(result, stored, wallet.paid_minor, wallet.bonus_minor)
-    result = dataclasses.replace(result, events=[event_type for event_type, _ in events])
+    result = dataclasses.replace(
+        result,
+        redemption_id=recorded.redemption.id,
+        redeemed_at=now.isoformat(),
+        balance_paid_minor=recorded.balance_paid_minor,
+        balance_bonus_minor=recorded.balance_bonus_minor,
+        events=[event_type for event_type, _ in events],
+    )
     if request.idempotency_key is not None:
-        uow.idempotency.add(
-            caller,
-            request.idempotency_key,
-            _stored(request, result),
-            at=now,
-        )
+        uow.idempotency.add(caller, request.idempotency_key, _stored(request, result), at=now)
     uow.commit()
     return result
 
@@ -331,8 +397,11 @@ def _redeem(
 def _replay(uow: UnitOfWork, caller: str, request: RedemptionRequest) -> RedemptionResult | None:
     assert request.idempotency_key is not None
     stored = uow.idempotency.get(caller, request.idempotency_key)
-    if stored is None:
-        return None
+    return None if stored is None else _replayed(stored, request)
+
+
+def _replayed(stored: StoredResult, request: RedemptionRequest) -> RedemptionResult:
+    """The first answer under this key, or IdempotencyKeyReusedError for another request."""
     if stored.operation != OPERATION or stored.request_hash != request.fingerprint():
         raise IdempotencyKeyReusedError(
             f"idempotency key {request.idempotency_key!r} was used for a different request"
@@ -344,25 +413,16 @@ def _stored(request: RedemptionRequest, result: RedemptionResult) -> StoredResul
     return StoredResult(OPERATION, request.fingerprint(), result.as_dict())
 
 
-def _find(code: str, uow: UnitOfWork, vault: CodeVault, codebook: CodeBook) -> Voucher:
-    for reload in (False, True):
-        try:
-            candidates = codebook.candidates(code, uow, reload=reload)
-        except MalformedCodeError:
-            if reload:
-                raise
-            continue
-        voucher = uow.vouchers.find_by_digests(digests_for(candidates, vault))
-        if voucher is not None:
-            return voucher
-    raise VoucherUnknownError("no voucher has that code")
-
-
 def _customer(
-    uow: UnitOfWork, request: RedemptionRequest, now: Any, actor: str, *, create: bool
+    uow: UnitOfWork,
+    request: RedemptionRequest,
+    found: Customer | None,
+    now: datetime,
+    actor: str,
+    *,
+    create: bool,
 ) -> Customer:
     ref = request.customer.strip()
-    found = uow.customers.find(ref)
     if found is not None:
         return found
     if not request.create_customer:
@@ -441,18 +501,6 @@ def _result(
         purchase_reference=request.purchase_reference,
         payment_type=voucher_type.default_payment_type,
         channel=request.channel.value,
-    )
-
-
-def _completed(
-    result: RedemptionResult, stored: Redemption, paid: int, bonus: int
-) -> RedemptionResult:
-    return dataclasses.replace(
-        result,
-        redemption_id=stored.id,
-        redeemed_at=stored.redeemed_at.isoformat(),
-        balance_paid_minor=paid,
-        balance_bonus_minor=bonus,
     )
 
 

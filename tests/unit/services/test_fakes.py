@@ -203,7 +203,9 @@ def test_recording_a_redemption_consumes_only_an_activated_voucher_within_its_da
         assert stored is None
         assert uow.database.tables == before
         return
-    assert stored == dataclasses.replace(redemption, id=1)
+    assert stored is not None
+    assert stored.redemption == dataclasses.replace(redemption, id=1)
+    assert (stored.balance_paid_minor, stored.balance_bonus_minor) == (5000, 0)
     assert uow.database.wallet(c1, "EUR").paid_minor == 5000
     assert uow.database.tables.vouchers[1].voucher.used_by == c1
     assert uow.database.tables.journal[1].redemption_id == 1

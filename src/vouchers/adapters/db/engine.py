@@ -32,7 +32,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it would cost a round trip on every transaction (bench/redeem.py). A
+    # connection the server dropped fails its next statement once (a StorageError), and
+    # SQLAlchemy then replaces every pooled connection.
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)

@@ -85,7 +85,7 @@ class SqlVoucherTypeRepository:
         row = self._c.execute(select(t).where(where)).first()
         if row is None:
             raise VoucherTypeNotFoundError(f"no voucher type {ref!r}")
-        return _voucher_type_from_row(row)
+        return voucher_type_from_row(row)
 
     def update(self, voucher_type: VoucherType) -> None:
         t = schema.voucher_types
@@ -97,7 +97,7 @@ class SqlVoucherTypeRepository:
     def list(self) -> list[VoucherType]:
         t = schema.voucher_types
         rows = self._c.execute(select(t).order_by(t.c.alternative_code))
-        return [_voucher_type_from_row(row) for row in rows]
+        return [voucher_type_from_row(row) for row in rows]
 
 
 class SqlLotRepository:
@@ -409,7 +409,7 @@ def _voucher_type_values(vt: VoucherType) -> dict[str, Any]:
     }
 
 
-def _voucher_type_from_row(row: Row[Any]) -> VoucherType:
+def voucher_type_from_row(row: Any) -> VoucherType:
     code_format = CodeFormat(
         alphabet=alphabet_from(row.code_alphabet, row.code_symbols),
         length=row.code_length,
