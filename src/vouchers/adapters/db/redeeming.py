@@ -5,9 +5,8 @@ second, and building, coercing and caching SQLAlchemy statements cost several ti
 the database does (bench/redeem.py). So they are plain SQL strings handed to the DBAPI
 cursor of the unit of work's own connection, inside its transaction.
 
-* ``load_context`` fetches what the rules need in one go: running lock-outs, the voucher
-  with its type, the settings, the customer and a stored idempotent result. On
-  PostgreSQL the five queries travel in one round trip (psycopg pipeline mode).
+* ``load_context`` fetches what the rules need in one statement: running lock-outs, the
+  voucher with its type, the settings, the customer and a stored idempotent result.
 * ``record_redemption`` is the write: on PostgreSQL one statement of data-modifying CTEs,
   on SQLite a handful of statements on the in-process database. Both consume the voucher
   with one conditional update and write nothing else unless it changed a row.
@@ -35,6 +34,7 @@ from vouchers.domain.attempts import Lockout, Subject
 from vouchers.domain.customers import Customer, CustomerStatus
 from vouchers.domain.ledger import wallet_changes
 from vouchers.domain.redemptions import Redemption
+from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher, VoucherState
 from vouchers.errors import ConflictError, StorageError
 from vouchers.services.ports import (
@@ -58,25 +58,36 @@ _TYPE_COLUMNS = (
 ).split()
 _CUSTOMER_COLUMNS = "id external_ref name phone email kyc_verified status created_at created_by"
 
-_VOUCHER_SQL = (
+_CUSTOMER_FIELDS = _CUSTOMER_COLUMNS.split()
+
+# Everything a redemption decides on, in one statement and one row: the voucher with its
+# type, the customer and a stored idempotent result joined in (NULLs when absent), the
+# settings and the running lock-outs aggregated as JSON.
+_CONTEXT_SQL = (
     "SELECT "
+    + ", ".join(f"vt.{c}" for c in _VOUCHER_COLUMNS)
+    + ", "
+    + ", ".join(f"vt.t_{c}" for c in _TYPE_COLUMNS)
+    + ", "
+    + ", ".join(f"c.{c}" for c in _CUSTOMER_FIELDS)
+    + ", i.operation, i.request_hash, i.result"
+    + ", (SELECT {agg}({array}(key, value)) FROM settings) AS settings"
+    + ", (SELECT {agg}({array}(scope, subject, until, strikes)) FROM lockouts"
+    + "   WHERE ({subjects}) AND until > :now) AS lockouts"
+    + " FROM (SELECT 1 AS one) AS one"
+    + " LEFT JOIN (SELECT "
     + ", ".join(f"v.{c}" for c in _VOUCHER_COLUMNS)
     + ", "
     + ", ".join(f"t.{c} AS t_{c}" for c in _TYPE_COLUMNS)
-    + " FROM vouchers v JOIN voucher_types t ON t.id = v.type_id"
-    + " WHERE v.lookup_digest IN ({digests})"
+    + "   FROM vouchers v JOIN voucher_types t ON t.id = v.type_id"
+    + "   WHERE v.lookup_digest IN ({digests}) LIMIT 1) AS vt ON 1 = 1"
+    + " LEFT JOIN customers c ON c.external_ref = :ref"
+    + " LEFT JOIN idempotency_keys i ON i.caller = :caller AND i.key = :key"
 )
-_CUSTOMER_SQL = (
-    f"SELECT {', '.join(_CUSTOMER_COLUMNS.split())} FROM customers WHERE external_ref = :ref"
-)
-_SETTINGS_SQL = "SELECT key, value FROM settings"
-_LOCKOUTS_SQL = (
-    "SELECT scope, subject, until, strikes FROM lockouts WHERE ({subjects}) AND until > :now"
-)
-_IDEMPOTENCY_SQL = (
-    "SELECT operation, request_hash, result FROM idempotency_keys "
-    "WHERE caller = :caller AND key = :key"
-)
+_JSON_FUNCTIONS = {
+    "postgresql": {"agg": "json_agg", "array": "json_build_array"},
+    "sqlite": {"agg": "json_group_array", "array": "json_array"},
+}
 
 
 def load_context(
@@ -88,46 +99,48 @@ def load_context(
     now: datetime,
     idempotency: tuple[str, str] | None,
 ) -> RedemptionContext:
-    """Everything a redemption decides on, read in the current transaction."""
+    """Everything a redemption decides on, read in one statement of the current transaction."""
     dialect = _Dialect.of(connection)
-    queries: list[tuple[str, dict[str, Any]]] = []
-    params: dict[str, Any] = {f"d{i}": digest for i, digest in enumerate(digests)}
-    voucher_sql = _VOUCHER_SQL.format(digests=", ".join(f":d{i}" for i in range(len(digests))))
-    queries.append((voucher_sql if digests else "SELECT 1 WHERE 1 = 0", params))
-    queries.append((_CUSTOMER_SQL, {"ref": customer_ref}))
-    queries.append((_SETTINGS_SQL, {}))
-    lock_params: dict[str, Any] = {"now": dialect.time(now)}
+    caller, key = idempotency or (None, None)
+    params: dict[str, Any] = {"ref": customer_ref, "caller": caller, "key": key}
+    params["now"] = dialect.time(now)
+    params.update({f"d{i}": digest for i, digest in enumerate(digests)})
     conditions = []
     for i, subject in enumerate(subjects):
-        lock_params[f"s{i}"], lock_params[f"n{i}"] = subject.scope.value, subject.name
+        params[f"s{i}"], params[f"n{i}"] = subject.scope.value, subject.name
         conditions.append(f"(scope = :s{i} AND subject = :n{i})")
-    if conditions:
-        queries.append((_LOCKOUTS_SQL.format(subjects=" OR ".join(conditions)), lock_params))
-    if idempotency is not None:
-        queries.append((_IDEMPOTENCY_SQL, {"caller": idempotency[0], "key": idempotency[1]}))
-    results = dialect.run_many(queries)
-    voucher_rows, customer_rows, setting_rows = results[0], results[1], results[2]
-    lockout_rows = results[3] if conditions else []
-    stored_rows = results[-1] if idempotency is not None else []
+    sql = _CONTEXT_SQL.format(
+        digests=", ".join(f":d{i}" for i in range(len(digests))) or "NULL",
+        subjects=" OR ".join(conditions) or "1 = 0",
+        **_JSON_FUNCTIONS[dialect.name],
+    )
+    (row,) = dialect.query(sql, params)
+    return _context_from_row(row, subjects, dialect)
+
+
+def _context_from_row(
+    row: tuple[Any, ...], subjects: Sequence[Subject], dialect: _Dialect
+) -> RedemptionContext:
+    width = len(_VOUCHER_COLUMNS) + len(_TYPE_COLUMNS)
+    customer_row = row[width : width + len(_CUSTOMER_FIELDS)]
+    operation, request_hash, result, settings, lockouts = row[width + len(_CUSTOMER_FIELDS) :]
+    voucher, voucher_type = None, None
+    if row[0] is not None:
+        voucher, voucher_type = _voucher_and_type(row[:width], dialect)
     by_key = {(s.scope.value, s.name): s for s in subjects}
-    voucher, voucher_type = (None, None)
-    if voucher_rows:
-        voucher, voucher_type = _voucher_and_type(voucher_rows[0], dialect)
     return RedemptionContext(
         lockouts=[
             Lockout(by_key[(scope, name)], dialect.parse_time(until), strikes)
-            for scope, name, until, strikes in lockout_rows
+            for scope, name, until, strikes in dialect.parse_json(lockouts) or []
         ],
         voucher=voucher,
         voucher_type=voucher_type,
-        settings=dict(setting_rows),
-        customer=_customer(customer_rows[0], dialect) if customer_rows else None,
+        settings=dict(dialect.parse_json(settings) or []),
+        customer=None if customer_row[0] is None else _customer(customer_row, dialect),
         stored_result=(
-            StoredResult(
-                stored_rows[0][0], stored_rows[0][1], dialect.parse_json(stored_rows[0][2])
-            )
-            if stored_rows
-            else None
+            None
+            if operation is None
+            else StoredResult(operation, request_hash, dialect.parse_json(result))
         ),
     )
 
@@ -143,7 +156,7 @@ def record_redemption(
     dialect = _Dialect.of(connection)
     params = _write_params(redemption, entry, history, events, dialect)
     if dialect.name == "postgresql":
-        rows = dialect.run_many([(_RECORD_SQL, params)])[0]
+        rows = dialect.query(_RECORD_SQL, params)
         if not rows:
             return None
         redemption_id, paid, bonus = rows[0]
@@ -397,32 +410,24 @@ class _Dialect:
         except dbapi.Error as exc:
             raise StorageError(f"database error: {exc}") from exc
 
-    def run_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
-        """Run the queries in order; return each one's rows (PostgreSQL: one round trip)."""
+    def query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run one statement (``:name`` placeholders); return its rows."""
         with self.errors():
-            return self._run_many(queries)
-
-    def _run_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
-        if self.name != "postgresql":
             cursor = self.driver.cursor()
             try:
-                results = []
-                for sql, params in queries:
+                if self.name == "postgresql":
+                    sql = _pyformat(sql)
+                    params = {k: Jsonb(v) if isinstance(v, list) else v for k, v in params.items()}
                     self.announce(cursor, sql, params)
-                    results.append(cursor.execute(sql, params).fetchall())
-                return results
+                    cursor.execute(sql, params, prepare=True)  # server-side prepared statement
+                else:
+                    self.announce(cursor, sql, params)
+                    cursor.execute(sql, params)
+                # Every statement here returns rows. (Not ``cursor.description``: psycopg
+                # builds a column object per column for it, a third of the read's CPU.)
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+                return rows
             finally:
-                cursor.close()
-        cursors = [self.driver.cursor() for _ in queries]
-        with self.driver.pipeline():
-            for cursor, (sql, params) in zip(cursors, queries, strict=True):
-                bound = {k: Jsonb(v) if isinstance(v, list) else v for k, v in params.items()}
-                self.announce(cursor, _pyformat(sql), bound)
-                cursor.execute(_pyformat(sql), bound, prepare=True)
-        try:
-            return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
-        finally:
-            for cursor in cursors:
                 cursor.close()
 
 
@@ -438,10 +443,9 @@ def _pyformat(sql: str) -> str:
     return converted
 
 
-def _voucher_and_type(row: tuple[Any, ...], dialect: _Dialect) -> tuple[Voucher, Any]:
+def _voucher_and_type(row: tuple[Any, ...], dialect: _Dialect) -> tuple[Voucher, VoucherType]:
     width = len(_VOUCHER_COLUMNS)
     v = dict(zip(_VOUCHER_COLUMNS, row[:width], strict=True))
-    t = dict(zip(_TYPE_COLUMNS, row[width:], strict=True))
     voucher = Voucher(
         number=v["number"],
         lot_id=v["lot_id"],
@@ -458,12 +462,31 @@ def _voucher_and_type(row: tuple[Any, ...], dialect: _Dialect) -> tuple[Voucher,
         used_at=dialect.parse_time_or_none(v["used_at"]),
         used_by=v["used_by"],
     )
-    for name in ("products", "product_types"):
-        t[name] = dialect.parse_json(t[name])
-    for name in ("code_allow_weak", "first_topup_only", "kyc_required", "auto_activate"):
-        t[name] = bool(t[name])
-    t["created_at"] = dialect.parse_time(t["created_at"])
-    return voucher, voucher_type_from_row(SimpleNamespace(**t))
+    return voucher, _voucher_type(row[width:], dialect)
+
+
+# Parsed voucher types by their stored row. Parsing validates the whole type and its code
+# format, which cost more than the rest of a redemption's decoding together; the row is the
+# key, so any change to the type (an update of its rules or products) is a new entry.
+_TYPES: dict[tuple[Any, ...], VoucherType] = {}
+_TYPES_KEPT = 512
+
+
+def _voucher_type(values: tuple[Any, ...], dialect: _Dialect) -> VoucherType:
+    key = tuple(tuple(x) if isinstance(x, list) else x for x in values)
+    found = _TYPES.get(key)
+    if found is None:
+        t = dict(zip(_TYPE_COLUMNS, values, strict=True))
+        for name in ("products", "product_types"):
+            t[name] = dialect.parse_json(t[name])
+        for name in ("code_allow_weak", "first_topup_only", "kyc_required", "auto_activate"):
+            t[name] = bool(t[name])
+        t["created_at"] = dialect.parse_time(t["created_at"])
+        found = voucher_type_from_row(SimpleNamespace(**t))
+        if len(_TYPES) >= _TYPES_KEPT:
+            _TYPES.clear()
+        _TYPES[key] = found
+    return found
 
 
 def _customer(row: tuple[Any, ...], dialect: _Dialect) -> Customer:
