@@ -22,7 +22,9 @@ from support.redeeming import balance, customer, debit, issue, redeem
 from vouchers.adapters.db import schema
 from vouchers.adapters.db.engine import make_engine
 from vouchers.bootstrap import App
+from vouchers.domain.voucher_types import PerCustomer, RedemptionRules
 from vouchers.errors import (
+    AlreadyRedeemedError,
     InsufficientFundsError,
     StorageError,
     VoucherUnavailableError,
@@ -169,3 +171,46 @@ def test_sixteen_threads_with_one_idempotency_key_get_one_redemption(race_app: A
     assert balance(app, "C1") == (1000, 0)
     check = ledger.verify_ledger(uow=app.uow())
     assert check.ok, check
+
+
+def test_one_customer_redeeming_eight_codes_of_a_once_per_type_type_at_once_wins_once(
+    race_app: App,
+) -> None:
+    # Given eight activated vouchers of a type each customer may redeem only once
+    app = race_app
+    codes = issue(
+        app,
+        "ONCE",
+        8,
+        value_minor=1000,
+        extra_value_minor=0,
+        rules=RedemptionRules(per_customer=PerCustomer.ONCE_PER_TYPE),
+    )
+    customer(app, "C1")
+
+    # When the customer redeems all eight at the same instant
+    outcomes = race(len(codes), lambda i: redeem(app, codes[i], "C1"))
+
+    # Then exactly one goes through and the others are refused by the rule
+    wins = [o for o in outcomes if not isinstance(o, BaseException)]
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    unexpected = [e for e in errors if type(e) is not AlreadyRedeemedError]
+    assert not unexpected, describe(unexpected)
+    assert len(wins) == 1
+    assert balance(app, "C1") == (1000, 0)
+
+
+def test_two_first_redemptions_creating_one_new_customer_at_once_both_succeed(
+    race_app: App,
+) -> None:
+    # Given two vouchers and a customer the system has never seen
+    app = race_app
+    codes = issue(app, "REFILL", 2, value_minor=1000, extra_value_minor=0)
+
+    # When both are redeemed for the new customer at once, creating it on first use
+    outcomes = race(2, lambda i: redeem(app, codes[i], "NEW-1", create_customer=True))
+
+    # Then both succeed into the one customer created
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    assert not errors, describe(errors)
+    assert balance(app, "NEW-1") == (2000, 0)

@@ -727,6 +727,10 @@ class FakeCustomerRepository:
         # Compared exactly, like the unique column.
         return next((c for c in self._t.customers.values() if c.external_ref == external_ref), None)
 
+    def lock(self, customer_id: int) -> None:
+        if customer_id not in self._t.customers:
+            raise CustomerNotFoundError(f"no customer {customer_id}")
+
     def update(self, customer: Customer) -> None:
         # Every column but the identity ones; an id that matches no row changes nothing.
         stored = self._t.customers.get(customer.id) if customer.id is not None else None

@@ -360,6 +360,10 @@ class CustomerRepository(Protocol):
 
     def find(self, external_ref: str) -> Customer | None: ...
 
+    def lock(self, customer_id: int) -> None:
+        """Hold the customer's row until the transaction ends (serialises per-customer rules)."""
+        ...
+
     def update(self, customer: Customer) -> None: ...
 
     def list(self, *, after: str = "", limit: int = 100) -> list[Customer]:

@@ -204,9 +204,10 @@ def _run(
             try:
                 return _attempt(request, uow, vault, clock, actor, codebook or CodeBook(), dry_run)
             except DuplicateError:
-                if attempt or request.idempotency_key is None:
+                if attempt:
                     raise
-                # The same key committed meanwhile by a concurrent request: replay it.
+                # A concurrent request committed the same idempotency key (replay it now)
+                # or created the same new customer (use it now): one more go.
         raise AssertionError("unreachable")
     except MalformedCodeError:
         record_failure(AttemptKind.TYPO, subjects, uow=uow, clock=clock)
@@ -450,7 +451,13 @@ def _facts(
         payment_reference=request.payment_reference,
     )
     earlier, topped_up = 0, False
-    if customer.id is not None:
+    rules = voucher_type.rules
+    if customer.id is not None and (
+        rules.per_customer is not PerCustomer.UNLIMITED or rules.first_topup_only
+    ):
+        # Two concurrent redemptions by one customer must not both pass "once per type"
+        # or "first top-up only": hold the customer's row while counting.
+        uow.customers.lock(customer.id)
         scope = voucher_type.rules.per_customer
         if scope is not PerCustomer.UNLIMITED:
             earlier = uow.redemptions.count_for(

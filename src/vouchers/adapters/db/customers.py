@@ -39,6 +39,11 @@ class SqlCustomerRepository:
     def find(self, external_ref: str) -> Customer | None:
         return self._one(_T.c.external_ref == external_ref)
 
+    def lock(self, customer_id: int) -> None:
+        # SQLite: BEGIN IMMEDIATE already holds the database's one write lock.
+        if self._c.dialect.name != "sqlite":
+            self._c.execute(select(_T.c.id).where(_T.c.id == customer_id).with_for_update())
+
     def update(self, customer: Customer) -> None:
         self._c.execute(update(_T).where(_T.c.id == customer.id).values(_values(customer)))
 
