@@ -164,15 +164,21 @@ def test_demo_creates_the_data_directory_and_a_second_run_adds_a_lot(cli: Cli) -
     assert first["lot"]["state"] == "posted"
     assert len(first["vouchers"]) == first["lot"]["generated_count"] == 10
     assert all(MASK_SYMBOL in v["code"] for v in first["vouchers"])
+    assert first["refill"] == {
+        "customer": "DEMO-1",
+        "balance_before": "0.00 EUR",
+        "balance_after": "20.00 EUR",
+    }
 
     second = cli.json("demo", "--count", "3")
 
     assert second["voucher_type"]["id"] == first["voucher_type"]["id"]
     assert second["lot"]["alternative_code"] != first["lot"]["alternative_code"]
     assert len(second["vouchers"]) == 3
-    assert len(cli.json("types", "list")) == 1
-    assert len(cli.json("lots", "list")) == 2
-    assert len(cli.json("list")) == 13
+    assert second["refill"]["balance_after"] == "40.00 EUR"
+    assert len(cli.json("types", "list")) == 2  # PREM, and the refill coupons
+    assert len(cli.json("lots", "list")) == 4
+    assert len(cli.json("list")) == 13 + 4
 
 
 def test_no_command_ever_prints_a_full_code(cli: Cli, console_script: list[str]) -> None:
@@ -346,7 +352,7 @@ def test_the_vouchers_console_script_runs_the_demo(cli: Cli, console_script: lis
     data = json.loads(done.stdout)
     assert data["database_url"] == cli.database_url
     assert len(data["vouchers"]) == 3
-    assert len(cli.codes_in_clear()) == 3
+    assert len(cli.codes_in_clear()) == 3 + 2  # and the two refill coupons it redeemed
 
 
 def test_a_type_can_be_renamed_and_given_products_but_not_a_new_value(

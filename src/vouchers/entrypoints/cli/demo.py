@@ -1,7 +1,8 @@
-"""``vouchers demo``: a data directory, a voucher type and a generated lot, listed.
+"""``vouchers demo``: a data directory, a voucher type and a generated lot, listed; and the
+refill-coupon story: two coupons of 10 redeemed by a customer whose balance goes 0 → 20.
 
 The quick start's first command until the server exists. Running it again reuses the
-demo type and adds another lot.
+demo types and customer and adds more lots (and 20.00 more to the balance).
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import typer
 from rich.table import Table
 
 from vouchers.domain.money import Money, currency
+from vouchers.domain.redemptions import Channel
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.entrypoints.cli import render
-from vouchers.entrypoints.cli.context import console, emit, handled, state
-from vouchers.errors import VoucherTypeNotFoundError
-from vouchers.services import lots, voucher_types, vouchers
+from vouchers.entrypoints.cli.context import CliState, console, emit, handled, state
+from vouchers.errors import CustomerNotFoundError, VoucherTypeNotFoundError
+from vouchers.services import customers, lots, redemptions, voucher_types, vouchers
+from vouchers.services.redemptions import RedemptionRequest
 
 DEMO_TYPE = "PREM"
+REFILL_TYPE = "REFILL"
+DEMO_CUSTOMER = "DEMO-1"
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +72,7 @@ def demo(
         found = vouchers.list_vouchers(
             uow=app_.uow(), clock=app_.clock, lot_ref=lot.alternative_code
         )
+        refill = _refill_story(cli)
     rows = [render.voucher(view) for view in found]
     data: dict[str, object] = {
         "home": str(cli.settings.home),
@@ -74,6 +80,7 @@ def demo(
         "voucher_type": render.voucher_type(voucher_type),
         "lot": render.lot(lot),
         "vouchers": rows,
+        "refill": refill,
     }
 
     def human() -> None:
@@ -89,5 +96,68 @@ def demo(
             )
         console.print(table)
         console.print("Codes are shown masked; the database holds only digests and ciphertexts.")
+        console.print(
+            f"customer {DEMO_CUSTOMER} redeemed two refill coupons of 10.00 EUR: balance "
+            f"{refill['balance_before']} → {refill['balance_after']}"
+        )
 
     emit(data, as_json=as_json, human=human)
+
+
+def _refill_story(cli: CliState) -> dict[str, str]:
+    """The refill-coupon document's example: two coupons of 10 take a balance from 0 to 20."""
+    app_, actor = cli.app(), cli.settings.actor
+    eur = currency("EUR")
+    try:
+        voucher_types.get_voucher_type(REFILL_TYPE, uow=app_.uow())
+    except VoucherTypeNotFoundError:
+        voucher_types.create_voucher_type(
+            VoucherType(
+                alternative_code=REFILL_TYPE,
+                name="Refill coupon",
+                currency=eur,
+                value_minor=Money.of("10.00", eur).minor,
+                auto_activate=True,
+                notes="Created by 'vouchers demo'.",
+            ),
+            uow=app_.uow(),
+            clock=app_.clock,
+            actor=actor,
+        )
+    try:
+        customers.get_customer(DEMO_CUSTOMER, uow=app_.uow())
+    except CustomerNotFoundError:
+        customers.create_customer(
+            DEMO_CUSTOMER, name="Demo customer", uow=app_.uow(), clock=app_.clock, actor=actor
+        )
+    before = _balance(cli)
+    lot = lots.create_lot(REFILL_TYPE, count=2, uow=app_.uow(), clock=app_.clock, actor=actor)
+    lots.generate_lot(
+        lot.alternative_code, uow=app_.uow(), vault=app_.vault, clock=app_.clock, actor=actor
+    )
+    for view in vouchers.list_vouchers(
+        uow=app_.uow(), clock=app_.clock, lot_ref=lot.alternative_code
+    ):
+        code = vouchers.reveal_code(
+            view.voucher.number,
+            reason="demo: redeem for the demo customer",
+            uow=app_.uow(),
+            vault=app_.vault,
+            clock=app_.clock,
+            actor=actor,
+        )
+        redemptions.redeem_voucher(
+            RedemptionRequest(code=code, customer=DEMO_CUSTOMER, channel=Channel.CLI),
+            uow=app_.uow(),
+            vault=app_.vault,
+            clock=app_.clock,
+            actor=actor,
+        )
+    return {"customer": DEMO_CUSTOMER, "balance_before": before, "balance_after": _balance(cli)}
+
+
+def _balance(cli: CliState) -> str:
+    app_ = cli.app()
+    _, wallets = customers.customer_wallets(DEMO_CUSTOMER, uow=app_.uow())
+    paid = sum(w.paid_minor for w in wallets if w.currency == "EUR")
+    return Money(paid, currency("EUR")).format()
