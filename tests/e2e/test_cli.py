@@ -203,7 +203,7 @@ def test_no_command_ever_prints_a_full_code(cli: Cli, console_script: list[str])
     cli("lots", "generate", lot_code)  # refused, but prints an error
 
     codes = cli.codes_in_clear()
-    assert len(codes) == len(listed) == 120  # the lot and two demo lots
+    assert len(codes) == len(listed) == 124  # the lot, two demo lots, two pairs of refill coupons
     output = "\n".join(cli.transcript)
     flat = re.sub(r"[\s\-│┃]", "", output)  # separators, line breaks and table borders out
     for code in codes.values():

@@ -52,7 +52,7 @@ from vouchers.errors import (
     VouchersError,
     VoucherUsedError,
 )
-from vouchers.services import customers, ledger, processes, redemptions
+from vouchers.services import customers, ledger, processes, reversals
 from vouchers.services.processes import Selection
 
 CURRENCIES = ("EUR", "USD")
@@ -343,13 +343,13 @@ class LedgerMachine(RuleBasedStateMachine):
         call = {"reason": "test", "uow": self.app.uow(), "clock": self.app.clock, "actor": "fin"}
         if done.status is RedemptionStatus.REVERSED:
             with pytest.raises(ReversalRefusedError):
-                redemptions.reverse_redemption(redemption_id, **call)
+                reversals.reverse_redemption(redemption_id, **call)
             return
         if wallet[0] < done.paid or wallet[1] < done.bonus:
             with pytest.raises(InsufficientFundsError):
-                redemptions.reverse_redemption(redemption_id, **call)
+                reversals.reverse_redemption(redemption_id, **call)
             return
-        reversed_ = redemptions.reverse_redemption(redemption_id, **call)
+        reversed_ = reversals.reverse_redemption(redemption_id, **call)
         assert reversed_.status is RedemptionStatus.REVERSED
         wallet[0] -= done.paid
         wallet[1] -= done.bonus

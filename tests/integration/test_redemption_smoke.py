@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from support.redeeming import balance, customer, debit, issue, redeem
 from vouchers.bootstrap import App
-from vouchers.services import ledger, redemptions
+from vouchers.services import ledger, reversals
 
 
 def test_two_refill_coupons_of_ten_take_a_balance_from_zero_to_twenty(app: App) -> None:
@@ -17,7 +17,7 @@ def test_two_refill_coupons_of_ten_take_a_balance_from_zero_to_twenty(app: App) 
     assert result.balance_paid_minor == 2000
     debit(app, "C1", "5.00")
     assert balance(app) == (1500, 0)
-    redemptions.reverse_redemption(
+    reversals.reverse_redemption(
         result.redemption_id or 0, reason="test", uow=app.uow(), clock=app.clock, actor="fin"
     )
     assert balance(app) == (500, 0)

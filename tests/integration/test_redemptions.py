@@ -53,7 +53,7 @@ from vouchers.errors import (
     VoucherUnknownError,
     VoucherUsedError,
 )
-from vouchers.services import customers, ledger, redemptions, settings
+from vouchers.services import customers, ledger, redemptions, reversals, settings
 from vouchers.services.processes import Selection
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -146,7 +146,7 @@ def set_setting(app: App, key: str, value: str, actor: str = "ops") -> dict[str,
 
 def reverse(app: App, redemption_id: int | None, reason: str = "customer complaint") -> Any:
     assert redemption_id is not None
-    return redemptions.reverse_redemption(
+    return reversals.reverse_redemption(
         redemption_id, reason=reason, uow=app.uow(), clock=app.clock, actor="finance"
     )
 

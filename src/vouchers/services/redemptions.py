@@ -10,7 +10,7 @@ journal entry, the wallet balances, the history row and the events. Any refusal 
 nothing behind but the failure count.
 
 ``validate_redemption`` runs the same checks and returns what would be credited, moving
-nothing. ``reverse_redemption`` undoes a redemption within the reversal window.
+nothing. Reversal is in ``vouchers.services.reversals``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,7 +33,6 @@ from vouchers.domain.redemptions import (
     Credit,
     Redemption,
     RedemptionFacts,
-    RedemptionStatus,
     assess,
     check_voucher_state,
 )
@@ -45,7 +44,6 @@ from vouchers.errors import (
     DuplicateError,
     IdempotencyKeyReusedError,
     MalformedCodeError,
-    ReversalRefusedError,
     ValidationError,
     VoucherUnknownError,
     VoucherUsedError,
@@ -530,54 +528,6 @@ def _events(
     if threshold is not None and total >= threshold:
         events.append(("redemption.large", payload))
     return events
-
-
-def reverse_redemption(
-    redemption_id: int, *, reason: str, uow: UnitOfWork, clock: Clock, actor: str
-) -> Redemption:
-    """Undo a completed redemption within the reversal window (finance).
-
-    The journal entry is reversed by a new entry; the voucher is activated again (it shows
-    as expired if its date has passed). Raises RedemptionNotFoundError,
-    ReversalRefusedError (already reversed, or the window closed), InsufficientFundsError
-    when the wallet no longer holds what was credited, ValidationError without a reason.
-    """
-    if not reason.strip():
-        raise ValidationError("say why the redemption is reversed (--reason)")
-    now = clock()
-    with uow:
-        redemption = uow.redemptions.get(redemption_id, for_update=True)
-        if redemption.status is not RedemptionStatus.COMPLETED:
-            raise ReversalRefusedError(f"redemption {redemption_id} is already reversed")
-        settings = OperatorSettings.from_stored(uow.settings.all())
-        window = timedelta(days=settings.number("reversal_window_days"))
-        if now - redemption.redeemed_at > window:
-            raise ReversalRefusedError(
-                f"redemption {redemption_id} is older than the {window.days}-day reversal window"
-            )
-        if not uow.redemptions.mark_reversed(redemption_id, at=now, by=actor):
-            raise ReversalRefusedError(f"redemption {redemption_id} is already reversed")
-        postings = tuple(p.reversed() for p in redemption.credit.postings(redemption.customer_id))
-        uow.ledger.post(
-            JournalEntry(
-                kind=EntryKind.REVERSAL,
-                postings=postings,
-                at=now,
-                by=actor,
-                memo=reason.strip(),
-                redemption_id=redemption_id,
-            )
-        )
-        uow.vouchers.restore_used(redemption.voucher_number, actor=actor, at=now, note=reason)
-        uow.events.add(
-            "redemption.reversed",
-            {"redemption_id": redemption_id, "voucher_number": redemption.voucher_number},
-            at=now,
-        )
-        uow.commit()
-    return dataclasses.replace(
-        redemption, status=RedemptionStatus.REVERSED, reversed_at=now, reversed_by=actor
-    )
 
 
 def get_redemption(redemption_id: int, *, uow: UnitOfWork) -> Redemption:

@@ -49,7 +49,7 @@ from vouchers.errors import (
     VoucherUnknownError,
     VoucherUsedError,
 )
-from vouchers.services import customers, ledger, lots, redemptions, settings, wallets
+from vouchers.services import customers, ledger, lots, redemptions, reversals, settings, wallets
 from vouchers.services.ports import HistoryEntry
 from vouchers.services.redemptions import RedemptionRequest, RedemptionResult
 
@@ -122,7 +122,7 @@ class Desk:
 
     def reverse(self, redemption_id: int | None, reason: str = "refund") -> Any:
         assert redemption_id is not None
-        return redemptions.reverse_redemption(
+        return reversals.reverse_redemption(
             redemption_id, reason=reason, uow=self.uow, clock=self.clock, actor="finance"
         )
 

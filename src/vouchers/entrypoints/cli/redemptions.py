@@ -19,7 +19,7 @@ from vouchers.domain.redemptions import Channel
 from vouchers.entrypoints.cli import render
 from vouchers.entrypoints.cli.context import Json, console, emit, handled, state
 from vouchers.errors import ValidationError
-from vouchers.services import attempts
+from vouchers.services import attempts, reversals
 from vouchers.services import redemptions as service
 from vouchers.services.redemptions import RedemptionRequest
 
@@ -183,7 +183,7 @@ def reverse(
     cli = state(ctx)
     with handled(as_json=as_json):
         app_ = cli.app()
-        reversed_ = service.reverse_redemption(
+        reversed_ = reversals.reverse_redemption(
             redemption_id,
             reason=reason,
             uow=app_.uow(),
