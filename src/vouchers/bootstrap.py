@@ -22,6 +22,7 @@ from vouchers.adapters.db.migrate import current_revision, ensure_schema, head_r
 from vouchers.adapters.db.unit_of_work import SqlUnitOfWork
 from vouchers.adapters.keys import CodeVault, KeyRing, key_file_path, load_keyring, save_keyring
 from vouchers.config import Settings
+from vouchers.services.codebook import CodeBook
 from vouchers.services.ports import Clock
 
 MAX_WORKERS = 4
@@ -41,6 +42,7 @@ class App:
     engine: Engine
     keyring: KeyRing
     clock: Clock = field(default=utc_now)
+    codebook: CodeBook = field(default_factory=CodeBook)  # code formats in use, cached
 
     def uow(self) -> SqlUnitOfWork:
         """A fresh unit of work on this app's database."""

@@ -245,7 +245,7 @@ def _attempt(
             return _replayed(context.stored_result, request)
         check_lockouts(context.lockouts, now)
         if context.voucher is None or context.voucher_type is None:
-            context = _after_reload(request, uow, vault, codebook, context, subjects, now)
+            context = _after_reload(request, uow, vault, codebook, context)
         try:
             return _redeem(request, context, uow, now, actor, caller, dry_run)
         except VoucherUsedError:
@@ -298,8 +298,6 @@ def _after_reload(
     vault: CodeVault,
     codebook: CodeBook,
     context: RedemptionContext,
-    subjects: list[Subject],
-    now: datetime,
 ) -> RedemptionContext:
     """No voucher had the code under the cached formats: look again under fresh ones (a lot
     with a new prefix may have been generated since), else it is a guess."""

@@ -138,7 +138,14 @@ def _run(ctx: typer.Context, request: RedemptionRequest, *, dry_run: bool, as_js
     use_case = service.validate_redemption if dry_run else service.redeem_voucher
     with handled(as_json=as_json):
         app_ = cli.app()
-        result = use_case(request, uow=app_.uow(), vault=app_.vault, clock=app_.clock, actor=actor)
+        result = use_case(
+            request,
+            uow=app_.uow(),
+            vault=app_.vault,
+            clock=app_.clock,
+            actor=actor,
+            codebook=app_.codebook,
+        )
     data = render.redemption_result(result, dry_run=dry_run)
     emit(data, as_json=as_json, human=lambda: _print_result(data))
 
