@@ -21,9 +21,10 @@ from vouchers.adapters.db.engine import make_engine, storage_errors
 from vouchers.adapters.db.migrate import current_revision, ensure_schema, head_revision, upgrade
 from vouchers.adapters.db.unit_of_work import SqlUnitOfWork
 from vouchers.adapters.keys import CodeVault, KeyRing, key_file_path, load_keyring, save_keyring
+from vouchers.adapters.passwords import Argon2Hasher
 from vouchers.config import Settings
 from vouchers.services.codebook import CodeBook
-from vouchers.services.ports import Clock
+from vouchers.services.ports import Clock, PasswordHasher
 
 MAX_WORKERS = 4
 WORKER_MODULES = ("vouchers.services.lots", "vouchers.adapters.keys")
@@ -43,6 +44,7 @@ class App:
     keyring: KeyRing
     clock: Clock = field(default=utc_now)
     codebook: CodeBook = field(default_factory=CodeBook)  # code formats in use, cached
+    passwords: PasswordHasher = field(default_factory=Argon2Hasher)  # staff passwords
 
     def uow(self) -> SqlUnitOfWork:
         """A fresh unit of work on this app's database."""

@@ -19,7 +19,9 @@ suffix and in ``--json`` output)::
     │   ├── DefinitionNotFoundError
     │   ├── RunNotFoundError
     │   ├── CustomerNotFoundError
-    │   └── RedemptionNotFoundError
+    │   ├── RedemptionNotFoundError
+    │   ├── UserNotFoundError
+    │   └── ApiKeyNotFoundError
     ├── ConflictError                   the change collides with existing data
     │   ├── DuplicateError              a unique name or alternative code is taken
     │   ├── CodeSpaceExhaustedError     a format cannot hold that many more distinct codes
@@ -44,6 +46,7 @@ suffix and in ``--json`` output)::
     │   ├── KycRequiredError
     │   └── CustomerBlockedError
     ├── TooManyAttemptsError            locked out after too many failed codes; has retry_after
+    ├── AuthenticationError             credentials wrong, unknown, inactive or revoked
     ├── PermissionDeniedError           the acting user may not do this
     │   └── FourEyesError               the maker of a lot tried to check it too
     ├── KeyMaterialError                secret keys are missing, malformed or cannot decrypt
@@ -152,6 +155,18 @@ class RedemptionNotFoundError(NotFoundError):
     """Raised when no redemption has the given id."""
 
     code = "redemption-not-found"
+
+
+class UserNotFoundError(NotFoundError):
+    """Raised when no staff user has the given username (never while signing in)."""
+
+    code = "user-not-found"
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    """Raised when no API key has the given name (never while authenticating a key)."""
+
+    code = "api-key-not-found"
 
 
 class ConflictError(VouchersError):
@@ -309,6 +324,18 @@ class TooManyAttemptsError(VouchersError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AuthenticationError(VouchersError):
+    """Raised when credentials do not prove who the caller is: a wrong password, an unknown
+    or inactive user, a malformed, unknown or revoked API key.
+
+    The message is the same for every reason of one kind of credential, so a caller learns
+    nothing about which usernames or keys exist. It is its own branch, not a
+    PermissionDeniedError: "who are you?" (HTTP 401) is not "you may not" (HTTP 403).
+    """
+
+    code = "unauthenticated"
 
 
 class PermissionDeniedError(VouchersError):

@@ -31,6 +31,10 @@ within its dates at ``redeemed_at`` (else None, writing nothing), then writes th
 redemption, its entry (with the new redemption id), the history row and the events (each
 payload given that id); idempotent results and event payloads make a JSON round trip.
 
+The access repositories do what ``access.py`` does in SQL: unique usernames, key names and
+key ids (``DuplicateError``), the not-found errors of ``get``, a key's ``customer_ref`` read
+from the customers table, and a revocation that only ever happens once.
+
 The vault is not faked: ``vouchers.adapters.keys.CodeVault`` is pure CPU and fast, and a
 fake would let a test pass with digests or ciphertexts the real one never produces.
 """
@@ -46,6 +50,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from vouchers.domain.access import ApiKey, StaffUser
 from vouchers.domain.attempts import AttemptKind, Lockout, Subject
 from vouchers.domain.customers import Customer
 from vouchers.domain.ledger import Account, Posting, Wallet, wallet_changes
@@ -56,6 +61,7 @@ from vouchers.domain.runs import ProcessRun, RunStatus
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher, VoucherState
 from vouchers.errors import (
+    ApiKeyNotFoundError,
     CustomerNotFoundError,
     DefinitionNotFoundError,
     DuplicateError,
@@ -64,6 +70,7 @@ from vouchers.errors import (
     RedemptionNotFoundError,
     RunNotFoundError,
     StorageError,
+    UserNotFoundError,
     VoucherNotFoundError,
     VoucherTypeNotFoundError,
 )
@@ -162,6 +169,8 @@ class _Tables:
     attempts: list[_Attempt] = field(default_factory=list)
     lockouts: dict[Subject, Lockout] = field(default_factory=dict)
     events: list[_Event] = field(default_factory=list)
+    users: dict[str, StaffUser] = field(default_factory=dict)  # by username
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)  # by name
     # Seeded by the initial migration.
     counters: dict[str, int] = field(default_factory=lambda: {"voucher": 1, "lot": 1})
     next_ids: dict[str, int] = field(
@@ -174,6 +183,8 @@ class _Tables:
             "journal_entries": 1,
             "redemptions": 1,
             "events": 1,
+            "staff_users": 1,
+            "api_keys": 1,
         }
     )
 
@@ -1052,6 +1063,97 @@ class FakeEventRepository:
         ][:limit]
 
 
+class FakeStaffUserRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def add(self, user: StaffUser) -> StaffUser:
+        _utc_aware(user.created_at, user.password_changed_at)
+        # A missing NOT NULL timestamp fails the INSERT too, reported as a duplicate.
+        if user.username in self._t.users or None in (user.created_at, user.password_changed_at):
+            raise DuplicateError(f"user {user.username} exists")
+        self._t.users[user.username] = dataclasses.replace(
+            user, id=self._t.new_id("staff_users"), created_by=user.created_by or "system"
+        )
+        return self.get(user.username)
+
+    def get(self, username: str) -> StaffUser:
+        found = self.find(username)
+        if found is None:
+            raise UserNotFoundError(f"no user {username!r}")
+        return found
+
+    def find(self, username: str) -> StaffUser | None:
+        return self._t.users.get(username)
+
+    def update(self, user: StaffUser) -> None:
+        _utc_aware(user.password_changed_at)
+        stored = self._t.users.get(user.username)
+        if stored is None:
+            return  # an UPDATE that matches no row
+        self._t.users[user.username] = dataclasses.replace(
+            stored,
+            display_name=user.display_name,
+            roles=user.roles,
+            password_hash=user.password_hash,
+            password_changed_at=user.password_changed_at,
+            active=user.active,
+        )
+
+    def list(self) -> builtins.list[StaffUser]:
+        return [self._t.users[name] for name in sorted(self._t.users)]
+
+
+class FakeApiKeyRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def add(self, key: ApiKey) -> ApiKey:
+        _utc_aware(key.created_at, key.revoked_at)
+        taken = key.name in self._t.api_keys or any(
+            other.key_id == key.key_id for other in self._t.api_keys.values()
+        )
+        if taken or key.created_at is None:
+            raise DuplicateError(f"API key {key.name} exists")
+        if key.customer_id is not None and key.customer_id not in self._t.customers:
+            raise StorageError(f"no customer {key.customer_id} (foreign key)")
+        self._t.api_keys[key.name] = dataclasses.replace(
+            key,
+            id=self._t.new_id("api_keys"),
+            created_by=key.created_by or "system",
+            customer_ref=None,
+        )
+        return self.get(key.name)
+
+    def get(self, name: str) -> ApiKey:
+        stored = self._t.api_keys.get(name)
+        if stored is None:
+            raise ApiKeyNotFoundError(f"no API key {name!r}")
+        return self._joined(stored)
+
+    def find(self, key_id: str) -> ApiKey | None:
+        stored = next((k for k in self._t.api_keys.values() if k.key_id == key_id), None)
+        return None if stored is None else self._joined(stored)
+
+    def revoke(self, name: str, *, at: datetime, by: str) -> bool:
+        _utc_aware(at)
+        stored = self.get(name)
+        if stored.revoked_at is not None:
+            return False
+        self._t.api_keys[name] = dataclasses.replace(
+            self._t.api_keys[name], revoked_at=at, revoked_by=by
+        )
+        return True
+
+    def list(self) -> builtins.list[ApiKey]:
+        return [self._joined(self._t.api_keys[name]) for name in sorted(self._t.api_keys)]
+
+    def _joined(self, key: ApiKey) -> ApiKey:
+        """With the reference of its customer, as the SQL outer join reads it."""
+        customer = self._t.customers.get(key.customer_id) if key.customer_id else None
+        return dataclasses.replace(key, customer_ref=customer.external_ref if customer else None)
+
+
 class FakeUnitOfWork:
     """Re-enterable like the SQL one: each ``with`` block is one transaction on a copy."""
 
@@ -1136,6 +1238,14 @@ class FakeUnitOfWork:
     @property
     def events(self) -> FakeEventRepository:
         return FakeEventRepository(self._open())
+
+    @property
+    def users(self) -> FakeStaffUserRepository:
+        return FakeStaffUserRepository(self._open())
+
+    @property
+    def api_keys(self) -> FakeApiKeyRepository:
+        return FakeApiKeyRepository(self._open())
 
 
 def _conforms(uow: FakeUnitOfWork) -> UnitOfWork:

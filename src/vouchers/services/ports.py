@@ -1,7 +1,8 @@
 """What services need from the outside world, as protocols adapters implement.
 
 Services depend on these and nothing else: a unit of work with repositories, a code vault
-for secrets, and a clock. Tests can pass fakes; production passes the SQL adapters.
+for secrets, a password hasher, and a clock. Tests can pass fakes; production passes the
+SQL adapters.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from vouchers.domain.access import ApiKey, StaffUser
 from vouchers.domain.attempts import AttemptKind, Lockout, Subject
 from vouchers.domain.customers import Customer
 from vouchers.domain.ledger import EntryKind, Posting, Wallet
@@ -114,6 +116,22 @@ class CodeVault(Protocol):
     ) -> tuple[list[bytes], list[bytes]]: ...
 
     def open(self, number: int, ciphertext: bytes, key_id: int) -> str: ...
+
+
+class PasswordHasher(Protocol):
+    """Hashes and checks staff passwords (Argon2 in production: adapters/passwords.py)."""
+
+    def hash(self, password: str) -> str:
+        """A self-describing hash (algorithm, parameters and salt included)."""
+        ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether ``password`` matches; False (never an error) for a wrong one."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made with other parameters than the current ones."""
+        ...
 
 
 class VoucherTypeRepository(Protocol):
@@ -312,6 +330,12 @@ class UnitOfWork(Protocol):
 
     @property
     def events(self) -> EventRepository: ...
+
+    @property
+    def users(self) -> StaffUserRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -512,3 +536,46 @@ class EventRepository(Protocol):
         ...
 
     def recent(self, *, event_type: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+
+
+class StaffUserRepository(Protocol):
+    def add(self, user: StaffUser) -> StaffUser:
+        """Store a new user and return it with its id; raises DuplicateError."""
+        ...
+
+    def get(self, username: str) -> StaffUser:
+        """Raises UserNotFoundError."""
+        ...
+
+    def find(self, username: str) -> StaffUser | None: ...
+
+    def update(self, user: StaffUser) -> None:
+        """Store display name, roles, password hash, its change time and the active flag."""
+        ...
+
+    def list(self) -> list[StaffUser]:
+        """Every user in username order."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, key: ApiKey) -> ApiKey:
+        """Store a new key and return it with its id; raises DuplicateError for a taken
+        name (or key id)."""
+        ...
+
+    def get(self, name: str) -> ApiKey:
+        """By name; raises ApiKeyNotFoundError."""
+        ...
+
+    def find(self, key_id: str) -> ApiKey | None:
+        """By the public key id of a presented key."""
+        ...
+
+    def revoke(self, name: str, *, at: datetime, by: str) -> bool:
+        """Mark the key revoked; False if it already was. Raises ApiKeyNotFoundError."""
+        ...
+
+    def list(self) -> list[ApiKey]:
+        """Every key (revoked ones too) in name order."""
+        ...

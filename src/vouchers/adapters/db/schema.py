@@ -367,3 +367,32 @@ events = Table(
     Column("delivered_at", UtcDateTime),
     Index("ix_events_delivered_at_id", "delivered_at", "id"),
 )
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("roles", JSON, nullable=False),  # role names, sorted
+    Column("password_hash", String(255), nullable=False),  # Argon2, self-describing
+    Column("password_changed_at", UtcDateTime, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("key_id", String(16), nullable=False, unique=True),  # public: finds the row
+    Column("secret_digest", LargeBinary(32), nullable=False),  # SHA-256 of the secret
+    Column("roles", JSON, nullable=False),
+    Column("customer_id", ForeignKey("customers.id")),  # a key confined to one customer
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Column("revoked_by", String(100)),
+)

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from vouchers.adapters.db.access import SqlApiKeyRepository, SqlStaffUserRepository
 from vouchers.adapters.db.customers import SqlCustomerRepository
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
 from vouchers.adapters.db.ledger import SqlLedgerRepository
@@ -48,6 +49,8 @@ class SqlUnitOfWork:
     settings: SqlSettingRepository
     attempts: SqlAttemptRepository
     events: SqlEventRepository
+    users: SqlStaffUserRepository
+    api_keys: SqlApiKeyRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -75,6 +78,8 @@ class SqlUnitOfWork:
         self.settings = SqlSettingRepository(connection)
         self.attempts = SqlAttemptRepository(connection)
         self.events = SqlEventRepository(connection)
+        self.users = SqlStaffUserRepository(connection)
+        self.api_keys = SqlApiKeyRepository(connection)
         return self
 
     def __exit__(

@@ -32,6 +32,7 @@ EXIT_CODES: tuple[tuple[type[errors.VouchersError], int], ...] = (
     (errors.VoucherUnavailableError, 9),
     (errors.RedemptionRefusedError, 9),
     (errors.TooManyAttemptsError, 10),
+    (errors.AuthenticationError, 11),
 )
 
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]

@@ -13,6 +13,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from vouchers.config import Settings
 from vouchers.entrypoints.cli import (
+    apikeys,
     customers,
     db,
     definitions,
@@ -24,6 +25,7 @@ from vouchers.entrypoints.cli import (
     redemptions,
     runs,
     types,
+    users,
     vouchers,
 )
 from vouchers.entrypoints.cli import settings as operator_settings
@@ -44,6 +46,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
 app.add_typer(customers.app, name="customers")
 app.add_typer(operator_settings.app, name="settings")
+app.add_typer(users.app, name="users")
+app.add_typer(apikeys.app, name="apikeys")
 vouchers.register(app)
 processes.register(app, lots=lots.app)
 runs.register(app)
