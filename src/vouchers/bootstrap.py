@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from vouchers.adapters.db.engine import make_engine, storage_errors
 from vouchers.adapters.db.migrate import current_revision, ensure_schema, head_revision, upgrade
 from vouchers.adapters.db.unit_of_work import SqlUnitOfWork
+from vouchers.adapters.exports import ExportFileStore
 from vouchers.adapters.keys import CodeVault, KeyRing, key_file_path, load_keyring, save_keyring
 from vouchers.adapters.passwords import Argon2Hasher
 from vouchers.config import Settings
@@ -45,6 +46,7 @@ class App:
     clock: Clock = field(default=utc_now)
     codebook: CodeBook = field(default_factory=CodeBook)  # code formats in use, cached
     passwords: PasswordHasher = field(default_factory=Argon2Hasher)  # staff passwords
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def uow(self) -> SqlUnitOfWork:
         """A fresh unit of work on this app's database."""
@@ -54,6 +56,10 @@ class App:
     def vault(self) -> CodeVault:
         """The code vault under the current key ring."""
         return CodeVault(self.keyring)
+
+    def export_files(self) -> ExportFileStore:
+        """The export directory: ``exports`` in the data directory."""
+        return ExportFileStore(self.settings.home / "exports")
 
     def close(self) -> None:
         """Release database connections."""
@@ -93,7 +99,7 @@ def bootstrap(
         if migrate:
             ensure_schema(engine)
     keyring = load_keyring(settings.home, env)
-    return App(settings=settings, engine=engine, keyring=keyring, clock=clock)
+    return App(settings=settings, engine=engine, keyring=keyring, clock=clock, environ=env)
 
 
 def worker_identity() -> str:

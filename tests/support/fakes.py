@@ -82,6 +82,7 @@ from vouchers.services.ports import (
     RecordedRedemption,
     RedemptionContext,
     SealedSecret,
+    SealedVoucher,
     StoredResult,
     Transition,
     UnitOfWork,
@@ -614,6 +615,8 @@ class FakeRunRepository:
             requested_by=run.requested_by,
             requested_at=run.requested_at,
             id=new_id,
+            approved_by=run.approved_by,
+            approved_at=run.approved_at,
         )
         return self.get(new_id)
 
@@ -664,6 +667,69 @@ class FakeRunRepository:
 
     def recent(self, *, limit: int = 50) -> builtins.list[ProcessRun]:
         return [self._t.runs[key] for key in sorted(self._t.runs, reverse=True)][:limit]
+
+    def with_expired_files(self, now: datetime) -> builtins.list[ProcessRun]:
+        return [
+            run
+            for _, run in sorted(self._t.runs.items())
+            if run.result_file is not None
+            and run.file_expires_at is not None
+            and run.file_expires_at <= now
+        ]
+
+
+class FakeExportRepository:
+    """Exports over the fake vouchers; one copy per transaction is already a snapshot."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def snapshot(self) -> None:
+        return None
+
+    def count(self, criteria: VoucherCriteria) -> int:
+        return len(self._rows(criteria, after=0))
+
+    def page(
+        self, criteria: VoucherCriteria, *, after: int, limit: int
+    ) -> builtins.list[SealedVoucher]:
+        return [
+            SealedVoucher(
+                row.voucher.number,
+                row.ciphertext or b"",
+                row.data_key_id or 0,
+                row.digest or b"",
+                row.lookup_key_id or 0,
+                row.voucher.type_id,
+                row.voucher.value_minor,
+                row.voucher.extra_value_minor,
+                row.voucher.currency,
+                row.voucher.effective_at,
+                row.voucher.expires_at,
+            )
+            for row in self._rows(criteria, after=after)[:limit]
+        ]
+
+    def record(
+        self, criteria: VoucherCriteria, *, run_id: int, actor: str, at: datetime, note: str
+    ) -> int:
+        rows = self._rows(criteria, after=0)
+        self._t.history.extend(
+            HistoryEntry(
+                row.voucher.number, "secret", "export", None, None, at, actor, run_id, note
+            )
+            for row in rows
+        )
+        return len(rows)
+
+    def _rows(self, criteria: VoucherCriteria, *, after: int) -> builtins.list[StoredVoucher]:
+        return [
+            self._t.vouchers[n]
+            for n in sorted(self._t.vouchers)
+            if n > after
+            and self._t.vouchers[n].ciphertext is not None
+            and _matches(self._t.vouchers[n].voucher, criteria)
+        ]
 
 
 class FakeCounterRepository:
@@ -1210,6 +1276,10 @@ class FakeUnitOfWork:
     @property
     def runs(self) -> FakeRunRepository:
         return FakeRunRepository(self._open())
+
+    @property
+    def exports(self) -> FakeExportRepository:
+        return FakeExportRepository(self._open())
 
     @property
     def customers(self) -> FakeCustomerRepository:

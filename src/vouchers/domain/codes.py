@@ -637,6 +637,11 @@ class CodeFormat:
         17-character code reads ``XXXX-XXXX-XXXX-XXXXX``. Never raises."""
         return self._group(self.normalize(code))
 
+    def group(self, canonical: str) -> str:
+        """A code already in canonical form (as stored, as revealed) in display groups;
+        :meth:`display` without normalising first. Never raises."""
+        return self._group(canonical)
+
     def _group(self, text: str) -> str:
         size = self.group_size
         if size == 0 or len(text) <= size:

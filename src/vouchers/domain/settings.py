@@ -29,6 +29,15 @@ def _positive_int(low: int, high: int) -> Callable[[str], str]:
     return parse
 
 
+def _switch(text: str) -> str:
+    word = text.strip().lower()
+    if word in {"on", "true", "yes", "1"}:
+        return "on"
+    if word in {"off", "false", "no", "0"}:
+        return "off"
+    raise ValidationError(f"{text!r} is not on or off")
+
+
 def _currency_code(text: str) -> str:
     return currency(text.strip()).code
 
@@ -82,6 +91,12 @@ DEFINITIONS: dict[str, Definition] = {
         "50",
         "mistyped codes (failed check character) per customer per window",
         _positive_int(1, 10**6),
+    ),
+    "export_retention_days": Definition(
+        "7", "days an export file stays downloadable before it is deleted", _positive_int(0, 3650)
+    ),
+    "export_four_eyes": Definition(
+        "on", "a second finance user approves every export of secrets (on/off)", _switch
     ),
     "guess_alert_per_window": Definition(
         "1000",
@@ -156,6 +171,10 @@ class OperatorSettings:
             self.amount("minimum_amount", currency_code),
             self.amount("maximum_amount", currency_code),
         )
+
+    def switch(self, name: str) -> bool:
+        """An on/off setting."""
+        return self.text(name) == "on"
 
     @property
     def debit_order(self) -> DebitOrder:

@@ -7,15 +7,16 @@ SQL adapters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from vouchers.domain.access import ApiKey, StaffUser
 from vouchers.domain.attempts import AttemptKind, Lockout, Subject
 from vouchers.domain.customers import Customer
+from vouchers.domain.exports import Encryption, ExportFormat, ExportRow
 from vouchers.domain.ledger import EntryKind, Posting, Wallet
 from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot
@@ -52,6 +53,22 @@ class SealedSecret:
     ciphertext: bytes
     data_key_id: int
     lookup_key_id: int
+
+
+class SealedVoucher(NamedTuple):
+    """What an export reads of one voucher: its sealed secret and the printed fields."""
+
+    number: int
+    ciphertext: bytes
+    data_key_id: int
+    lookup_digest: bytes
+    lookup_key_id: int
+    type_id: int
+    value_minor: int
+    extra_value_minor: int
+    currency: str
+    effective_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -282,6 +299,62 @@ class RunRepository(Protocol):
 
     def recent(self, *, limit: int = 50) -> list[ProcessRun]: ...
 
+    def with_expired_files(self, now: datetime) -> list[ProcessRun]:
+        """Runs that still hold a result file whose retention ended at or before ``now``."""
+        ...
+
+
+class ExportRepository(Protocol):
+    def snapshot(self) -> None:
+        """Make the open transaction read one consistent snapshot (call it first), so the
+        file and the history rows of an export name the same vouchers."""
+        ...
+
+    def count(self, criteria: VoucherCriteria) -> int: ...
+
+    def page(self, criteria: VoucherCriteria, *, after: int, limit: int) -> Sequence[SealedVoucher]:
+        """Matching vouchers with a secret, in number order after ``after`` (keyset)."""
+        ...
+
+    def record(
+        self, criteria: VoucherCriteria, *, run_id: int, actor: str, at: datetime, note: str
+    ) -> int:
+        """One history row for every matching voucher with a secret (set-based); how many."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExportMeta:
+    """What an export file says about itself (the XML root's attributes, the PDF title)."""
+
+    run_id: int
+    lot: str
+    exported_at: datetime
+    exported_by: str
+
+
+class ExportFiles(Protocol):
+    """Where export files are written, encrypted, kept and deleted."""
+
+    def supports(self, export_format: ExportFormat) -> bool: ...
+
+    def write(
+        self,
+        export_format: ExportFormat,
+        rows: Iterable[ExportRow],
+        *,
+        meta: ExportMeta,
+        encryption: Encryption,
+        passphrase: str | None = None,
+    ) -> str:
+        """Write ``rows`` (read once, never held) to a new file readable by its owner only,
+        encrypted as asked; return its path. Leaves no file behind when anything raises."""
+        ...
+
+    def delete(self, path: str) -> bool:
+        """Remove a file (False if it was already gone)."""
+        ...
+
 
 class CounterRepository(Protocol):
     def allocate(self, name: str, count: int) -> int:
@@ -309,6 +382,9 @@ class UnitOfWork(Protocol):
 
     @property
     def runs(self) -> RunRepository: ...
+
+    @property
+    def exports(self) -> ExportRepository: ...
 
     @property
     def customers(self) -> CustomerRepository: ...

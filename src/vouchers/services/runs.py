@@ -4,23 +4,25 @@
 in the queue); ``execute_run`` and ``run_due`` claim a run and carry it out as its
 requester; ``recover_runs`` looks after runs whose worker died: a generation goes back to
 the queue and continues where its last chunk ended, a one-transaction process is marked
-completed if its history shows it committed and queued again otherwise.
+completed if its history shows it committed and queued again otherwise. An export
+(``services.exports``) waits for a second user's ``approve_run`` when the
+``export_four_eyes`` setting is on.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from vouchers.domain.lifecycle import Process, parse_states
 from vouchers.domain.runs import ProcessRun, RunStatus
 from vouchers.errors import ValidationError, VouchersError
-from vouchers.services import lots, processes
-from vouchers.services.ports import Clock, CodeVault, Progress, UnitOfWork
+from vouchers.services import exports, lots, processes
+from vouchers.services.ports import Clock, CodeVault, ExportFiles, Progress, UnitOfWork
 
 WorkerAlive = Callable[[str], bool | None]
 """Tells whether a worker (by its identity) still runs: True, False, or None (unknown)."""
@@ -36,6 +38,7 @@ RUN_PROCESSES = frozenset(
         Process.PURGE,
         Process.EXPIRE,
         Process.MODIFY,
+        Process.EXPORT,
     }
 )
 _SELECTION_KEYS = tuple(field.name for field in dataclasses.fields(processes.Selection))
@@ -52,6 +55,8 @@ class RunContext:
     four_eyes: bool = True
     executor: Executor | None = None
     progress: Progress | None = None  # besides the run's own record of progress
+    files: ExportFiles | None = None  # where exports write their files
+    environ: Mapping[str, str] = field(default_factory=dict)  # export passphrases
 
 
 def request_run(
@@ -70,18 +75,33 @@ def request_run(
     now = clock()
     if scheduled_for is not None and scheduled_for.utcoffset() is None:
         raise ValidationError("the scheduled time needs a time zone")
-    run = ProcessRun(
-        process=process.value,
-        criteria=criteria,
-        status=RunStatus.SCHEDULED,
-        scheduled_for=scheduled_for or now,
-        requested_by=actor,
-        requested_at=now,
-    )
     with uow:
+        awaiting = process is Process.EXPORT and exports.needs_approval(uow)
+        run = ProcessRun(
+            process=process.value,
+            criteria=criteria,
+            status=RunStatus.AWAITING if awaiting else RunStatus.SCHEDULED,
+            scheduled_for=scheduled_for or now,
+            requested_by=actor,
+            requested_at=now,
+        )
         saved = uow.runs.add(run)
         uow.commit()
     return saved
+
+
+def approve_run(run_id: int, *, uow: UnitOfWork, clock: Clock, actor: str) -> ProcessRun:
+    """Approve a run that awaits a second user (four-eyes); it is then scheduled as asked.
+
+    Raises RunNotFoundError, InvalidTransitionError for a run not awaiting approval,
+    FourEyesError when its requester approves it.
+    """
+    with uow:
+        run = uow.runs.get(run_id)
+        run.ensure_approvable(actor)
+        uow.runs.update(run_id, status=RunStatus.SCHEDULED, approved_by=actor, approved_at=clock())
+        uow.commit()
+        return uow.runs.get(run_id)
 
 
 def execute_run(
@@ -201,6 +221,16 @@ def _dispatch(run: ProcessRun, *, uow: UnitOfWork, context: RunContext) -> int:
             executor=context.executor,
         )
         return lot.count
+    if process is Process.EXPORT:
+        return exports.export_lot(
+            run,
+            uow=uow,
+            vault=context.vault,
+            clock=context.clock,
+            files=context.files,
+            environ=context.environ,
+            progress=context.progress,
+        )
     selection = selection_from(criteria)
     if process is Process.MODIFY:
         outcome = processes.modify_vouchers(
@@ -257,11 +287,16 @@ def selection_from(criteria: dict[str, Any]) -> processes.Selection:
 
 def _validate(process: Process, criteria: dict[str, Any]) -> None:
     allowed = {"lot"} if process is Process.GENERATE else set(_SELECTION_KEYS)
+    if process is Process.EXPORT:
+        allowed = set(exports.CRITERIA_KEYS)
     if process is Process.MODIFY:
         allowed |= set(_MODIFY_KEYS)
     unknown = set(criteria) - allowed
     if unknown:
         raise ValidationError(f"{process} does not take " + ", ".join(sorted(unknown)))
+    if process is Process.EXPORT:
+        exports.ExportRequest.from_criteria(criteria)
+        return
     if process is Process.GENERATE:
         if criteria.get("lot") is None:
             raise ValidationError("generate needs a lot")

@@ -32,6 +32,8 @@ class SqlRunRepository:
             "requested_by": run.requested_by,
             "requested_at": run.requested_at,
             "done": 0,
+            "approved_by": run.approved_by,
+            "approved_at": run.approved_at,
         }
         new_id = self._c.execute(insert(_R).values(values).returning(_R.c.id)).scalar_one()
         return self.get(int(new_id))
@@ -82,6 +84,10 @@ class SqlRunRepository:
         query = select(func.count()).select_from(h).where(h.c.run_id == run_id)
         return int(self._c.execute(query).scalar_one())
 
+    def with_expired_files(self, now: datetime) -> list[ProcessRun]:
+        query = select(_R).where(_R.c.result_file.is_not(None), _R.c.file_expires_at <= now)
+        return [_from_row(row) for row in self._c.execute(query.order_by(_R.c.id))]
+
     def recent(self, *, limit: int = 50) -> list[ProcessRun]:
         rows = self._c.execute(select(_R).order_by(_R.c.id.desc()).limit(limit))
         return [_from_row(row) for row in rows]
@@ -104,4 +110,8 @@ def _from_row(row: Any) -> ProcessRun:
         total=row.total,
         count=row._mapping["count"],
         error=row.error,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        result_file=row.result_file,
+        file_expires_at=row.file_expires_at,
     )

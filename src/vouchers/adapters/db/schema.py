@@ -216,6 +216,10 @@ process_runs = Table(
     Column("total", BigInteger),
     Column("count", BigInteger),
     Column("error", Text),
+    Column("approved_by", String(100)),
+    Column("approved_at", UtcDateTime),
+    Column("result_file", Text),  # an export's file while it is kept
+    Column("file_expires_at", UtcDateTime),
     Index("ix_process_runs_status_scheduled_for", "status", "scheduled_for"),
 )
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from vouchers.adapters.db.access import SqlApiKeyRepository, SqlStaffUserRepository
 from vouchers.adapters.db.customers import SqlCustomerRepository
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
+from vouchers.adapters.db.exports import SqlExportRepository
 from vouchers.adapters.db.ledger import SqlLedgerRepository
 from vouchers.adapters.db.redemptions import SqlRedemptionRepository
 from vouchers.adapters.db.repositories import (
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
     counters: SqlCounterRepository
     definitions: SqlDefinitionRepository
     runs: SqlRunRepository
+    exports: SqlExportRepository
     customers: SqlCustomerRepository
     ledger: SqlLedgerRepository
     redemptions: SqlRedemptionRepository
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
         self.counters = SqlCounterRepository(connection)
         self.definitions = SqlDefinitionRepository(connection)
         self.runs = SqlRunRepository(connection)
+        self.exports = SqlExportRepository(connection)
         self.customers = SqlCustomerRepository(connection)
         self.ledger = SqlLedgerRepository(connection)
         self.redemptions = SqlRedemptionRepository(connection)

@@ -18,10 +18,13 @@ from vouchers.entrypoints.cli import (
     db,
     definitions,
     demo,
+    exports,
+    imports,
     keys,
     ledger,
     lots,
     processes,
+    qr_codes,
     redemptions,
     runs,
     types,
@@ -54,6 +57,9 @@ runs.register(app)
 redemptions.register(app)
 ledger.register(app)
 demo.register(app)
+exports.register(app)
+imports.register(app)
+qr_codes.register(app)
 
 
 @app.callback()

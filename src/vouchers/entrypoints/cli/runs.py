@@ -1,10 +1,14 @@
-"""``vouchers runs`` (list, show, cancel) and ``vouchers worker``: the process-run queue."""
+"""``vouchers runs`` (list, show, cancel, approve, file) and ``vouchers worker``: the
+process-run queue."""
 
 from __future__ import annotations
 
+import shutil
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +19,7 @@ from vouchers.domain.lifecycle import Process
 from vouchers.domain.runs import ProcessRun, RunStatus
 from vouchers.entrypoints.cli.context import console, emit, fail, handled, progress_bar, state
 from vouchers.errors import ValidationError
+from vouchers.services import exports as export_service
 from vouchers.services import runs as service
 
 app = typer.Typer(help="Process runs: bulk processes, now or scheduled.", no_args_is_help=True)
@@ -45,6 +50,10 @@ def render(run: ProcessRun) -> dict[str, Any]:
         "count": run.count,
         "error": run.error,
         "worker": run.worker,
+        "approved_by": run.approved_by,
+        "approved_at": None if run.approved_at is None else run.approved_at.isoformat(),
+        "result_file": run.result_file,
+        "file_expires_at": None if run.file_expires_at is None else run.file_expires_at.isoformat(),
     }
 
 
@@ -72,7 +81,7 @@ def submit(
             actor=cli.settings.actor,
             scheduled_for=parse_time(at),
         )
-        if at is None:
+        if at is None and run.status is RunStatus.SCHEDULED:
             with (
                 progress_bar(str(process), enabled=not as_json) as bar,
                 application.worker_pool() as pool,
@@ -133,6 +142,65 @@ def cancel(ctx: typer.Context, run_id: int, as_json: Json = False) -> None:
     emit(data, as_json=as_json, human=lambda: _print(data))
 
 
+@app.command("approve")
+def approve(
+    ctx: typer.Context,
+    run_id: int,
+    as_json: Json = False,
+) -> None:
+    """Approve a run awaiting a second user (an export of secrets under four-eyes); a run
+    that is due is then carried out here and now, as its requester."""
+    cli = state(ctx)
+    with handled(as_json=as_json):
+        application = cli.app()
+        run = service.approve_run(
+            run_id, uow=application.uow(), clock=application.clock, actor=cli.settings.actor
+        )
+        if run.scheduled_for <= application.clock():
+            with progress_bar(run.process, enabled=not as_json) as bar:
+                run = service.execute_run(
+                    run_id,
+                    uow=application.uow(),
+                    context=_context(application, cli.settings.four_eyes, None, bar),
+                    reraise=True,
+                )
+    data = render(run)
+    if run.status is RunStatus.FAILED:
+        fail(f"run {run.id} failed: {run.error}", 5, as_json=as_json, kind="run-failed")
+    emit(data, as_json=as_json, human=lambda: _print(data))
+
+
+@app.command("file")
+def file(
+    ctx: typer.Context,
+    run_id: int,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Copy the file here (mode 0600); default: to stdout."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Download an export run's file (recorded as an ``export.downloaded`` event)."""
+    cli = state(ctx)
+    with handled(as_json=as_json):
+        application = cli.app()
+        path = export_service.export_file(
+            run_id, uow=application.uow(), clock=application.clock, actor=cli.settings.actor
+        )
+        if out is None:
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, sys.stdout.buffer)
+            sys.stdout.flush()
+            return
+        try:
+            out.touch(mode=0o600, exist_ok=False)
+            shutil.copyfile(path, out)
+        except OSError as exc:
+            raise ValidationError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    data = {"run": run_id, "file": str(out)}
+    emit(data, as_json=as_json, human=lambda: console.print(f"run {run_id}: wrote {out}"))
+
+
 def worker(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option(help="Stop when no run is due.")] = False,
@@ -182,6 +250,8 @@ def _context(application: App, four_eyes: bool, pool: Any, bar: Any) -> service.
         four_eyes=four_eyes,
         executor=pool,
         progress=bar,
+        files=application.export_files(),
+        environ=application.environ,
     )
 
 
