@@ -10,6 +10,7 @@ Customers are told one thing for every unusable code (``VoucherUnavailableError`
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -22,6 +23,7 @@ from vouchers import errors
 from vouchers.domain.access import PrincipalKind
 
 MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("vouchers.api")
 
 # Most specific first: the first class an error is an instance of decides its status.
 STATUS: list[tuple[type[errors.VouchersError], int]] = [
@@ -64,8 +66,57 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document; extra members where they help.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "examples": ["/problems/voucher-used"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "retry_after": {"type": "integer"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+_PROBLEM_CONTENT = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def document(app: FastAPI) -> None:
+    """Make the OpenAPI document tell the truth about errors: every 4xx and 5xx answer of
+    every operation is a problem document (``application/problem+json``), including the
+    request-validation 422 FastAPI documents as its own JSON shape."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                for status, response in responses.items():
+                    if status[:1] in {"4", "5"}:
+                        response["content"] = dict(_PROBLEM_CONTENT)
+                for status, description in (("4XX", "A problem"), ("5XX", "A server problem")):
+                    responses.setdefault(
+                        status, {"description": description, "content": dict(_PROBLEM_CONTENT)}
+                    )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem document."""
+    document(app)
 
     @app.exception_handler(errors.VouchersError)
     async def _ours(request: Request, exc: errors.VouchersError) -> JSONResponse:
@@ -82,6 +133,7 @@ def install(app: FastAPI) -> None:
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, errors.AuthenticationError):
             headers["WWW-Authenticate"] = 'Bearer realm="vouchers"'
+        request.state.problem = code
         response = problem(status, code, detail, instance=request.url.path, **extra)
         response.headers.update(headers)
         return response
@@ -96,6 +148,7 @@ def install(app: FastAPI) -> None:
             }
             for error in exc.errors()
         ]
+        request.state.problem = errors.ValidationError.code
         return problem(
             422,
             errors.ValidationError.code,
@@ -107,7 +160,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http")
+        request.state.problem = code
         response = problem(exc.status_code, code, str(exc.detail), instance=request.url.path)
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: logged with the request id for the operator, never shown to the caller.
+        request.state.problem = "internal"
+        log.error(
+            "unhandled error in %s %s",
+            request.method,
+            request.url.path,
+            exc_info=exc,
+            extra={"request_id": getattr(request.state, "request_id", None)},
+        )
+        return problem(500, "internal", "an unexpected error occurred", instance=request.url.path)
