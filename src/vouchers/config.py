@@ -10,6 +10,12 @@ except the key loader, which needs the raw key variables.
 * ``VOUCHERS_USER``: the acting staff identity for the CLI; default the OS user.
 * ``VOUCHERS_FOUR_EYES``: ``0`` lets the user who generated a lot accept and activate it
   too; default ``1`` (on).
+* ``VOUCHERS_EMBEDDED_WORKER``: ``0`` stops ``vouchers serve`` from carrying out due process
+  runs itself (when separate ``vouchers worker`` processes do); default ``1`` (on).
+* ``VOUCHERS_SECURE_COOKIES``: ``1`` marks console session cookies ``Secure`` (the server is
+  reached over https, directly or behind a TLS-terminating proxy); default ``0``, because
+  the embedded default serves plain http on 127.0.0.1.
+* ``VOUCHERS_SESSION_HOURS``: how long a console sign-in lasts; default 8.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from vouchers.errors import ValidationError
 
 DEFAULT_HOME = "vouchers-data"
 
@@ -31,6 +39,9 @@ class Settings:
     database_url: str
     actor: str
     four_eyes: bool = True
+    embedded_worker: bool = True
+    secure_cookies: bool = False
+    session_hours: float = 8.0
 
     @classmethod
     def from_env(
@@ -46,13 +57,33 @@ class Settings:
         home_path = Path(home or env.get("VOUCHERS_HOME") or DEFAULT_HOME).expanduser().absolute()
         url = database_url or env.get("VOUCHERS_DATABASE_URL") or sqlite_url(home_path)
         who = actor or env.get("VOUCHERS_USER") or _os_user()
-        four_eyes = env.get("VOUCHERS_FOUR_EYES", "1").strip().lower() not in {"0", "false", "no"}
         return cls(
             home=home_path,
             database_url=normalise_database_url(url),
             actor=who,
-            four_eyes=four_eyes,
+            four_eyes=_flag(env, "VOUCHERS_FOUR_EYES", default=True),
+            embedded_worker=_flag(env, "VOUCHERS_EMBEDDED_WORKER", default=True),
+            secure_cookies=_flag(env, "VOUCHERS_SECURE_COOKIES", default=False),
+            session_hours=_hours(env.get("VOUCHERS_SESSION_HOURS", "8")),
         )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """A yes/no variable: ``0``, ``false``, ``no`` and ``off`` are no; anything else yes."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours <= 24 * 30:
+        raise ValidationError(f"VOUCHERS_SESSION_HOURS must be hours from 0 to 720, not {text!r}")
+    return hours
 
 
 def sqlite_url(home: Path) -> str:

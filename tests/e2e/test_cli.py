@@ -157,7 +157,7 @@ def test_db_status_and_upgrade_report_the_head_revision(cli: Cli) -> None:
 def test_demo_creates_the_data_directory_and_a_second_run_adds_a_lot(cli: Cli) -> None:
     assert not cli.home.exists()
 
-    first = cli.json("demo")
+    first = cli.json("demo", "--no-serve")
 
     assert cli.home.is_dir()
     assert first["home"] == str(cli.home)
@@ -170,15 +170,25 @@ def test_demo_creates_the_data_directory_and_a_second_run_adds_a_lot(cli: Cli) -
         "balance_after": "20.00 EUR",
     }
 
-    second = cli.json("demo", "--count", "3")
+    second = cli.json("demo", "--no-serve", "--count", "3")
 
     assert second["voucher_type"]["id"] == first["voucher_type"]["id"]
     assert second["lot"]["alternative_code"] != first["lot"]["alternative_code"]
     assert len(second["vouchers"]) == 3
     assert second["refill"]["balance_after"] == "40.00 EUR"
-    assert len(cli.json("types", "list")) == 2  # PREM, and the refill coupons
-    assert len(cli.json("lots", "list")) == 4
-    assert len(cli.json("list")) == 13 + 4
+    assert {lot["alternative_code"].split("-")[0] for lot in first["seed_lots"]} == {
+        "VOIPX2",
+        "FXDEP",
+        "NET1H",
+    }
+    assert second["seed_lots"] == []  # the other documents' types and lots come once
+    assert first["admin"]["username"] == second["admin"]["username"] == "admin"
+    assert first["admin"]["password"]
+    assert second["admin"]["password"] is None  # the password is printed once
+    assert first["url"] is None  # --no-serve
+    assert len(cli.json("types", "list")) == 5  # one type for each source document
+    assert len(cli.json("lots", "list")) == 4 + 3
+    assert len(cli.json("list", "--limit", "1000")) == 13 + 4 + 15
 
 
 def test_no_command_ever_prints_a_full_code(cli: Cli, console_script: list[str]) -> None:
@@ -192,7 +202,7 @@ def test_no_command_ever_prints_a_full_code(cli: Cli, console_script: list[str])
         ("types", "list"),
         ("types", "show", "PREM"),
         ("keys", "status"),
-        ("demo",),
+        ("demo", "--no-serve"),
         ("show", str(numbers[-1])),
     ):
         cli(*args)
@@ -203,7 +213,8 @@ def test_no_command_ever_prints_a_full_code(cli: Cli, console_script: list[str])
     cli("lots", "generate", lot_code)  # refused, but prints an error
 
     codes = cli.codes_in_clear()
-    assert len(codes) == len(listed) == 124  # the lot, two demo lots, two pairs of refill coupons
+    # the lot, two demo lots, two pairs of refill coupons, the other documents' three lots
+    assert len(codes) == len(listed) == 124 + 15
     output = "\n".join(cli.transcript)
     flat = re.sub(r"[\s\-│┃]", "", output)  # separators, line breaks and table borders out
     for code in codes.values():
@@ -347,12 +358,12 @@ def test_a_refused_command_is_one_line_and_its_exit_code_from_python_m_vouchers(
 
 
 def test_the_vouchers_console_script_runs_the_demo(cli: Cli, console_script: list[str]) -> None:
-    done = cli.run(console_script, "demo", "--count", "3", "--json")
+    done = cli.run(console_script, "demo", "--no-serve", "--count", "3", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["database_url"] == cli.database_url
     assert len(data["vouchers"]) == 3
-    assert len(cli.codes_in_clear()) == 3 + 2  # and the two refill coupons it redeemed
+    assert len(cli.codes_in_clear()) == 3 + 2 + 15  # the refill coupons, the seed lots
 
 
 def test_a_type_can_be_renamed_and_given_products_but_not_a_new_value(

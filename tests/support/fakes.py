@@ -87,6 +87,7 @@ from vouchers.services.ports import (
     Transition,
     UnitOfWork,
     VoucherCriteria,
+    VoucherQuery,
 )
 
 
@@ -271,6 +272,21 @@ def _matches(voucher: Voucher, criteria: VoucherCriteria) -> bool:
     )
 
 
+def _matches_query(voucher: Voucher, query: VoucherQuery) -> bool:
+    """``repositories._voucher_filters``; the fake keeps no notes, so text matches the tail."""
+    text = None if query.text is None else query.text.strip().upper()
+    return (
+        (query.states is None or voucher.state_at(query.now) in query.states)
+        and query.type_id in (None, voucher.type_id)
+        and (query.number_from is None or voucher.number >= query.number_from)
+        and (query.number_to is None or voucher.number <= query.number_to)
+        and (
+            query.customer_id is None or query.customer_id in (voucher.customer_id, voucher.used_by)
+        )
+        and (text is None or voucher.code_tail == text)
+    )
+
+
 def _ordered(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
     """By time, then insertion order: ``ORDER BY at, id``."""
     return sorted(entries, key=lambda entry: entry.at)
@@ -445,8 +461,18 @@ class FakeVoucherRepository:
                 row.voucher, digest, lookup_key_id, ciphertext, data_key_id
             )
 
-    def list(self, *, lot_id: int | None = None, after: int = 0, limit: int = 100) -> list[Voucher]:
-        return [row.voucher for row in self._select(lot_id=lot_id, after=after)][:limit]
+    def list(
+        self,
+        *,
+        lot_id: int | None = None,
+        after: int = 0,
+        limit: int = 100,
+        query: VoucherQuery | None = None,
+    ) -> list[Voucher]:
+        found = [row.voucher for row in self._select(lot_id=lot_id, after=after)]
+        if query is not None:
+            found = [voucher for voucher in found if _matches_query(voucher, query)]
+        return found[:limit]
 
     def transition(self, transition: Transition) -> int:
         criteria = transition.criteria

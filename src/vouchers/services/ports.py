@@ -90,6 +90,24 @@ class VoucherCriteria:
 
 
 @dataclass(frozen=True)
+class VoucherQuery:
+    """Filters of a voucher listing, references resolved to ids; every given one must hold.
+
+    ``states`` are compared as of ``now`` (expiry derived); ``customer_id`` matches the
+    customer a voucher was assigned to or redeemed by; ``text`` matches the code's last
+    four characters exactly or the notes in part, ignoring case.
+    """
+
+    now: datetime
+    states: frozenset[VoucherState] | None = None
+    type_id: int | None = None
+    number_from: int | None = None
+    number_to: int | None = None
+    customer_id: int | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
 class Transition:
     """A set-based move of every voucher matching ``criteria`` to ``to_state``."""
 
@@ -255,8 +273,15 @@ class VoucherRepository(Protocol):
         """Replace (number, digest, lookup key id, ciphertext, data key id) of each row."""
         ...
 
-    def list(self, *, lot_id: int | None = None, after: int = 0, limit: int = 100) -> list[Voucher]:
-        """Vouchers in number order after ``after`` (keyset pagination)."""
+    def list(
+        self,
+        *,
+        lot_id: int | None = None,
+        after: int = 0,
+        limit: int = 100,
+        query: VoucherQuery | None = None,
+    ) -> list[Voucher]:
+        """Vouchers in number order after ``after`` (keyset pagination), matching ``query``."""
         ...
 
 

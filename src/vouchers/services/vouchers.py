@@ -13,7 +13,7 @@ from vouchers.domain.lifecycle import Process, check_transition
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher, VoucherState
 from vouchers.errors import InvalidTransitionError, ValidationError, VoucherNotFoundError
-from vouchers.services.ports import Clock, CodeVault, HistoryEntry, UnitOfWork
+from vouchers.services.ports import Clock, CodeVault, HistoryEntry, UnitOfWork, VoucherQuery
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,43 @@ def list_vouchers(
     lot_ref: int | str | None = None,
     after: int = 0,
     limit: int = 100,
+    type_ref: int | str | None = None,
+    states: frozenset[VoucherState] | None = None,
+    number_from: int | None = None,
+    number_to: int | None = None,
+    customer_ref: int | str | None = None,
+    customer_id: int | None = None,
+    text: str | None = None,
 ) -> list[VoucherView]:
-    """A page of vouchers in number order after ``after``, optionally of one lot."""
+    """A page of vouchers in number order after ``after``; every filter given must hold.
+
+    ``states`` compare as of now (an activated voucher past expiration is expired); the
+    customer (``customer_ref``, an id or external reference, or ``customer_id``) is the one
+    a voucher was assigned to or redeemed by; ``text`` matches the code's last four
+    characters or the notes. Raises the NotFound errors for an unknown lot, type or customer,
+    ValidationError for a text longer than 100 characters.
+    """
+    if text is not None and len(text) > 100:
+        raise ValidationError("search text has at most 100 characters")
     with uow:
         lot_id = None if lot_ref is None else uow.lots.get(lot_ref).id
-        return _views(uow, uow.vouchers.list(lot_id=lot_id, after=after, limit=limit), clock)
+        type_id = None if type_ref is None else uow.voucher_types.get(type_ref).id
+        if customer_ref is not None:
+            customer = uow.customers.get(customer_ref)
+            if customer_id is not None and customer.id != customer_id:
+                return []
+            customer_id = customer.id
+        query = VoucherQuery(
+            now=clock(),
+            states=states,
+            type_id=type_id,
+            number_from=number_from,
+            number_to=number_to,
+            customer_id=customer_id,
+            text=text.strip() or None if text is not None else None,
+        )
+        found = uow.vouchers.list(lot_id=lot_id, after=after, limit=limit, query=query)
+        return _views(uow, found, clock)
 
 
 def find_voucher_by_code(

@@ -11,12 +11,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vouchers.adapters.db import schema
 from vouchers.adapters.db.bulk import insert_vouchers
-from vouchers.adapters.db.transitions import apply_modification, apply_transition, generated_by
+from vouchers.adapters.db.transitions import (
+    apply_modification,
+    apply_transition,
+    generated_by,
+    state_as_of,
+)
 from vouchers.domain.codes import CheckMethod, CodeFormat, alphabet_from
 from vouchers.domain.lots import Lot, LotState
 from vouchers.domain.money import currency
@@ -42,6 +47,7 @@ from vouchers.services.ports import (
     SealedSecret,
     Transition,
     VoucherCriteria,
+    VoucherQuery,
 )
 
 
@@ -212,12 +218,24 @@ class SqlVoucherRepository:
         row = self._c.execute(query).first()
         return None if row is None else _voucher_from_row(row)
 
-    def list(self, *, lot_id: int | None = None, after: int = 0, limit: int = 100) -> list[Voucher]:
+    def list(
+        self,
+        *,
+        lot_id: int | None = None,
+        after: int = 0,
+        limit: int = 100,
+        query: VoucherQuery | None = None,
+    ) -> list[Voucher]:
+        # Keyset pagination: "number > after ORDER BY number LIMIT n" walks the primary key
+        # (or ix_vouchers_lot_id_number for a lot, the customer indexes for a customer), so
+        # a page costs the same at any depth.
         t = schema.vouchers
-        query = select(*_VOUCHER_COLUMNS).where(t.c.number > after)
+        select_ = select(*_VOUCHER_COLUMNS).where(t.c.number > after)
         if lot_id is not None:
-            query = query.where(t.c.lot_id == lot_id)
-        rows = self._c.execute(query.order_by(t.c.number).limit(limit))
+            select_ = select_.where(t.c.lot_id == lot_id)
+        if query is not None:
+            select_ = select_.where(*_voucher_filters(query))
+        rows = self._c.execute(select_.order_by(t.c.number).limit(limit))
         return [_voucher_from_row(row) for row in rows]
 
     def transition(self, transition: Transition) -> int:
@@ -353,6 +371,30 @@ _VOUCHER_COLUMNS = (
     _V.c.used_at,
     _V.c.used_by,
 )
+
+
+def _voucher_filters(query: VoucherQuery) -> builtins.list[ColumnElement[bool]]:
+    t = schema.vouchers
+    clauses: builtins.list[ColumnElement[bool]] = []
+    if query.states is not None:
+        clauses.append(state_as_of(query.now).in_(sorted(s.value for s in query.states)))
+    if query.type_id is not None:
+        clauses.append(t.c.type_id == query.type_id)
+    if query.number_from is not None:
+        clauses.append(t.c.number >= query.number_from)
+    if query.number_to is not None:
+        clauses.append(t.c.number <= query.number_to)
+    if query.customer_id is not None:
+        clauses.append(or_(t.c.customer_id == query.customer_id, t.c.used_by == query.customer_id))
+    if query.text is not None:
+        text = query.text.strip()
+        clauses.append(
+            or_(
+                t.c.code_tail == text.upper(),
+                func.lower(t.c.notes).contains(text.lower(), autoescape=True),
+            )
+        )
+    return clauses
 
 
 def _voucher_from_row(row: Any) -> Voucher:

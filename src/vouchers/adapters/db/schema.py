@@ -160,6 +160,21 @@ vouchers = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("uq_vouchers_lookup_digest", "lookup_digest", unique=True),
     Index("ix_vouchers_lot_id_number", "lot_id", "number"),
+    # A customer's vouchers, in number order (partial: generation leaves both NULL).
+    Index(
+        "ix_vouchers_customer_id_number",
+        "customer_id",
+        "number",
+        postgresql_where=text("customer_id IS NOT NULL"),
+        sqlite_where=text("customer_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_vouchers_used_by_number",
+        "used_by",
+        "number",
+        postgresql_where=text("used_by IS NOT NULL"),
+        sqlite_where=text("used_by IS NOT NULL"),
+    ),
 )
 
 voucher_history = Table(

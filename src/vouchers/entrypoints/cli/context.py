@@ -132,7 +132,7 @@ def progress_bar(description: str, *, enabled: bool) -> Iterator[Callable[[int, 
 
 def parse_ref(text: str) -> int | str:
     """An id (all digits) or an alternative code, as services take references."""
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def parse_moment(text: str | None) -> datetime | None:

@@ -1,12 +1,23 @@
-"""``vouchers demo``: a data directory, a voucher type and a generated lot, listed; and the
-refill-coupon story: two coupons of 10 redeemed by a customer whose balance goes 0 → 20.
+"""``vouchers demo``: demo data, then the server on the embedded default — the quick start's
+first command.
 
-The quick start's first command until the server exists. Running it again reuses the
-demo types and customer and adds more lots (and 20.00 more to the balance).
+Demo data: one voucher type for each source document (the CRM's premium services ``PREM``
+with a generated lot, listed; the VoIP carrier's ×2 top-up bonus ``VOIPX2``; the forex
+broker's deposit voucher ``FXDEP``; the refill coupons ``REFILL``; the ISP's one-hour
+internet voucher ``NET1H``), a lot of each, customers ``DEMO-1`` and ``DEMO-2``, and the
+refill-coupon story: two coupons of 10 redeemed by ``DEMO-1``, whose balance goes 0 → 20.
+A staff user ``admin`` is created with a random password, printed this once.
+
+Then it serves the API on http://127.0.0.1:8000 (``--no-serve`` stops after the data).
+Running it again reuses the types, customers and admin, and adds a ``PREM`` lot and two
+more refill coupons (20.00 more on the balance).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -14,16 +25,68 @@ from rich.table import Table
 
 from vouchers.domain.money import Money, currency
 from vouchers.domain.redemptions import Channel
-from vouchers.domain.voucher_types import VoucherType
+from vouchers.domain.voucher_types import BonusRule, RedemptionRules, VoucherKind, VoucherType
 from vouchers.entrypoints.cli import render
 from vouchers.entrypoints.cli.context import CliState, console, emit, handled, state
-from vouchers.errors import CustomerNotFoundError, VoucherTypeNotFoundError
-from vouchers.services import customers, lots, redemptions, voucher_types, vouchers
+from vouchers.entrypoints.cli.serve import run_server
+from vouchers.errors import CustomerNotFoundError, DuplicateError, VoucherTypeNotFoundError
+from vouchers.services import access, customers, lots, redemptions, voucher_types, vouchers
 from vouchers.services.redemptions import RedemptionRequest
 
 DEMO_TYPE = "PREM"
 REFILL_TYPE = "REFILL"
 DEMO_CUSTOMER = "DEMO-1"
+SECOND_CUSTOMER = "DEMO-2"
+ADMIN = "admin"
+DEMO_HOST = "127.0.0.1"
+DEMO_PORT = 8000
+
+
+def _seed_types() -> list[tuple[VoucherType, int]]:
+    """The other source documents' voucher types, each with the size of its first lot."""
+    eur, usd = currency("EUR"), currency("USD")
+    note = "Created by 'vouchers demo'."
+    return [
+        (
+            VoucherType(
+                alternative_code="VOIPX2",
+                name="VoIP top-up bonus ×2 from 50.00",
+                currency=eur,
+                kind=VoucherKind.TOPUP_BONUS,
+                bonus=BonusRule(
+                    minimum_activation_minor=Money.of("50.00", eur).minor,
+                    multiplier=Decimal(2),
+                ),
+                auto_activate=True,
+                notes=note,
+            ),
+            5,
+        ),
+        (
+            VoucherType(
+                alternative_code="FXDEP",
+                name="Forex deposit voucher",
+                currency=usd,
+                value_minor=Money.of("100.00", usd).minor,
+                rules=RedemptionRules(kyc_required=True),
+                validity_days=90,
+                auto_activate=True,
+                notes=note,
+            ),
+            5,
+        ),
+        (
+            VoucherType(
+                alternative_code="NET1H",
+                name="Internet access, one hour",
+                currency=eur,
+                kind=VoucherKind.ACCESS,
+                value_minor=Money.of("2.00", eur).minor,
+                notes=note,
+            ),
+            5,
+        ),
+    ]
 
 
 def register(app: typer.Typer) -> None:
@@ -34,9 +97,13 @@ def register(app: typer.Typer) -> None:
 def demo(
     ctx: typer.Context,
     count: Annotated[int, typer.Option(min=1, max=1000, help="Vouchers in the demo lot.")] = 10,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
+    ] = True,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to serve on.")] = DEMO_PORT,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """Create demo data on the configured database and list it."""
+    """Create demo data on the configured database, list it, and serve the API."""
     cli = state(ctx)
     with handled(as_json=as_json):
         app_ = cli.app()
@@ -73,6 +140,8 @@ def demo(
             uow=app_.uow(), clock=app_.clock, lot_ref=lot.alternative_code
         )
         refill = _refill_story(cli)
+        seeded = _seed_lots(cli)
+        admin = _admin(cli)
     rows = [render.voucher(view) for view in found]
     data: dict[str, object] = {
         "home": str(cli.settings.home),
@@ -81,6 +150,9 @@ def demo(
         "lot": render.lot(lot),
         "vouchers": rows,
         "refill": refill,
+        "seed_lots": seeded,
+        "admin": admin,
+        "url": f"http://{DEMO_HOST}:{port}" if serve else None,
     }
 
     def human() -> None:
@@ -100,8 +172,79 @@ def demo(
             f"customer {DEMO_CUSTOMER} redeemed two refill coupons of 10.00 EUR: balance "
             f"{refill['balance_before']} → {refill['balance_after']}"
         )
+        for lot_ in seeded:
+            console.print(f"lot {lot_['alternative_code']} {lot_['state']}: {lot_['description']}")
+        if admin["password"]:
+            console.print(
+                f"staff login: {ADMIN} / {admin['password']}  (shown this once; "
+                "change it with 'vouchers users passwd admin')",
+                highlight=False,
+            )
+        else:
+            console.print(f"staff login: {ADMIN} (its password was shown on the first run)")
 
     emit(data, as_json=as_json, human=human)
+    if serve:
+        settings = dataclasses.replace(cli.settings, secure_cookies=False)  # plain http
+        run_server(settings, host=DEMO_HOST, port=port, workers=1)
+
+
+def _seed_lots(cli: CliState) -> list[dict[str, object]]:
+    """The other documents' types, each with one lot, the first time only."""
+    app_, actor = cli.app(), cli.settings.actor
+    made = []
+    for voucher_type, size in _seed_types():
+        try:
+            voucher_types.get_voucher_type(voucher_type.alternative_code, uow=app_.uow())
+            continue
+        except VoucherTypeNotFoundError:
+            voucher_types.create_voucher_type(
+                voucher_type, uow=app_.uow(), clock=app_.clock, actor=actor
+            )
+        lot = lots.create_lot(
+            voucher_type.alternative_code,
+            count=size,
+            uow=app_.uow(),
+            clock=app_.clock,
+            actor=actor,
+            description=f"Demo lot: {voucher_type.name}",
+        )
+        lot = lots.generate_lot(
+            lot.alternative_code, uow=app_.uow(), vault=app_.vault, clock=app_.clock, actor=actor
+        )
+        made.append(render.lot(lot))
+    try:
+        customers.get_customer(SECOND_CUSTOMER, uow=app_.uow())
+    except CustomerNotFoundError:
+        customers.create_customer(
+            SECOND_CUSTOMER,
+            name="Ada (KYC verified)",
+            kyc_verified=True,
+            uow=app_.uow(),
+            clock=app_.clock,
+            actor=actor,
+        )
+    return made
+
+
+def _admin(cli: CliState) -> dict[str, str | None]:
+    """The demo's admin login: made with a random password the first time, else kept."""
+    app_ = cli.app()
+    password = secrets.token_urlsafe(12)
+    try:
+        access.create_user(
+            ADMIN,
+            password,
+            roles=["admin"],
+            uow=app_.uow(),
+            passwords=app_.passwords,
+            clock=app_.clock,
+            actor=cli.settings.actor,
+            display_name="Demo administrator",
+        )
+    except DuplicateError:
+        return {"username": ADMIN, "password": None}
+    return {"username": ADMIN, "password": password}
 
 
 def _refill_story(cli: CliState) -> dict[str, str]:

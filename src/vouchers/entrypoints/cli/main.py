@@ -27,6 +27,7 @@ from vouchers.entrypoints.cli import (
     qr_codes,
     redemptions,
     runs,
+    serve,
     types,
     users,
     vouchers,
@@ -57,6 +58,7 @@ runs.register(app)
 redemptions.register(app)
 ledger.register(app)
 demo.register(app)
+serve.register(app)
 exports.register(app)
 imports.register(app)
 qr_codes.register(app)

@@ -1,0 +1,97 @@
+"""``create_app``: the FastAPI application over one bootstrapped ``App``.
+
+Nothing is built at import time. Routes live in one module per feature (the same names as
+the services), all under ``/api/v1``; health checks and metrics sit at the root. Every
+request passes the ``RequestLog`` middleware (request id, JSON access line, metrics);
+console sessions are installed on ``state.sessions``. ``background`` components (the
+embedded run worker, see ``server``) are started and stopped with the app's lifespan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from fastapi import APIRouter, FastAPI
+
+from vouchers.bootstrap import App
+from vouchers.entrypoints.api import (
+    customers,
+    definitions,
+    health,
+    ledger,
+    lots,
+    metrics,
+    problems,
+    redemptions,
+    runs,
+    sessions,
+    settings,
+    types,
+    vouchers,
+    wallets,
+)
+from vouchers.entrypoints.api.logging import RequestLog
+
+API_PREFIX = "/api/v1"
+
+
+class Background(Protocol):
+    """Something that runs beside the API while it serves."""
+
+    def start(self, api: FastAPI) -> None:
+        """Begin (at start-up)."""
+        ...
+
+    def stop(self) -> None:
+        """End and wait (at shutdown)."""
+        ...
+
+
+def create_app(app: App, *, background: Sequence[Background] = ()) -> FastAPI:
+    """The HTTP API on ``app`` (its database, keys and clock)."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        started: list[Background] = []
+        try:
+            for component in background:
+                component.start(api)
+                started.append(component)
+            yield
+        finally:
+            for component in reversed(started):
+                component.stop()
+
+    api = FastAPI(
+        title="Vouchers",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    api.state.vouchers = app
+    problems.install(api)
+    sessions.install(api, app)
+    api.add_middleware(RequestLog, observer=metrics.install(api))
+    api.include_router(health.router)
+    api.include_router(metrics.router)
+    v1 = APIRouter(prefix=API_PREFIX)
+    for module in (
+        sessions,
+        types,
+        definitions,
+        lots,
+        vouchers,
+        runs,
+        customers,
+        wallets,
+        ledger,
+        redemptions,
+        settings,
+    ):
+        v1.include_router(module.router)
+    api.include_router(v1)
+    return api

@@ -1,0 +1,84 @@
+"""Typed dependencies every route uses: the app, the acting principal, permissions.
+
+Routes declare what they need with ``AppDep`` and ``Principal`` from ``require(...)``;
+customer-scoped checks (a customer's key or portal session acting on its own account)
+call ``authorize(principal, permission, customer_id=…)`` once the customer is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from vouchers.bootstrap import App
+from vouchers.domain.access import Permission, Principal, authorize
+from vouchers.errors import AuthenticationError
+from vouchers.services import access
+
+
+class SessionStore(Protocol):
+    """Console and portal sign-ins (cookies); installed on ``app.state.sessions``."""
+
+    def principal(self, request: Request) -> Principal | None:
+        """The principal of the request's session cookie, None without a valid one."""
+        ...
+
+
+def get_app(request: Request) -> App:
+    """The composition root this API was built on (``create_app``)."""
+    app: App = request.app.state.vouchers
+    return app
+
+
+AppDep = Annotated[App, Depends(get_app)]
+
+
+def current_principal(request: Request, app: AppDep) -> Principal:
+    """Who calls: an ``Authorization: Bearer`` API key, else a session cookie.
+
+    Raises AuthenticationError (401) when neither proves anyone.
+    """
+    header = request.headers.get("authorization")
+    principal: Principal | None = None
+    if header is not None:
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise AuthenticationError("send an API key as 'Authorization: Bearer <key>'")
+        principal = access.authenticate_api_key(credentials.strip(), uow=app.uow())
+    else:
+        sessions: SessionStore | None = getattr(request.app.state, "sessions", None)
+        principal = None if sessions is None else sessions.principal(request)
+    if principal is None:
+        raise AuthenticationError("sign in, or send an API key as 'Authorization: Bearer <key>'")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """A dependency: the current principal, refused (403) unless it holds ``permission``.
+
+    Principals confined to a customer pass only with ``customer_id``; routes acting on one
+    customer call ``authorize`` again with it.
+    """
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.customer_id is None:
+            authorize(principal, permission)
+        elif permission not in principal.permissions:
+            authorize(principal, permission)  # raises: not granted at all
+        return principal
+
+    dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
+    return dependency
+
+
+def actor_name(principal: Principal) -> str:
+    """How a principal appears in history and journal entries: ``alice``, ``key:shop``,
+    ``customer:C1``."""
+    prefix = {"staff": "", "api_key": "key:", "customer": "customer:"}[principal.kind.value]
+    return f"{prefix}{principal.name}"

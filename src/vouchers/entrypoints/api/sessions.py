@@ -1,0 +1,272 @@
+"""Console sign-in: ``POST /api/v1/sessions`` (username and password), ``GET
+/api/v1/sessions/current``, ``DELETE /api/v1/sessions``; and the session store that turns a
+session cookie back into a principal.
+
+Sessions are signed and stateless, not rows: the cookie carries the username, roles, an
+expiry, a random session id and a CSRF token, signed with HMAC-SHA-256 under a key derived
+from the key file's lookup keys (``HMAC(lookup key, "vouchers console sessions v1")``).
+No migration, no table to sweep, and any number of ``vouchers serve`` processes accept each
+other's cookies. The price, documented in docs/api.md: signing out clears the cookies but
+cannot revoke a copied cookie before it expires (``VOUCHERS_SESSION_HOURS``, default 8),
+and a deactivated user or changed roles take effect at the next sign-in. Rotating the keys
+keeps sessions valid until ``keys finish-rotation`` drops the old lookup key.
+
+CSRF: signed double submit. Sign-in also sets a readable ``vouchers_csrf`` cookie (and
+returns the token); every unsafe request authenticated by the session cookie must echo it
+in ``X-CSRF-Token``, and it must equal the token inside the signed session, so a forged
+cookie cannot pass. Requests with ``Authorization: Bearer`` never use cookies and need no
+token. Failed sign-ins are throttled per username and per client address in this process.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field
+
+from vouchers.bootstrap import App
+from vouchers.domain.access import Principal, PrincipalKind, Role
+from vouchers.entrypoints.api.deps import AppDep, CurrentPrincipal
+from vouchers.errors import AuthenticationError, PermissionDeniedError, TooManyAttemptsError
+from vouchers.services import access
+
+SESSION_COOKIE = "vouchers_session"
+CSRF_COOKIE = "vouchers_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CONTEXT = b"vouchers console sessions v1"
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+
+class SessionCreate(BaseModel):
+    """A staff user's credentials."""
+
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class SessionPublic(BaseModel):
+    """Who is signed in, until when, and the token unsafe requests must echo."""
+
+    username: str
+    kind: str
+    roles: list[str]
+    expires_at: datetime | None = None
+    csrf_token: str | None = None
+
+
+class SignInThrottle:
+    """At most ``per_user`` failed sign-ins per username and ``per_address`` per client
+    address in ``window`` seconds (this process); then TooManyAttemptsError until the
+    oldest failure leaves the window."""
+
+    def __init__(self, *, per_user: int = 10, per_address: int = 50, window: float = 900) -> None:
+        self.limits = {"user": per_user, "address": per_address}
+        self.window = window
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, username: str, address: str) -> None:
+        """Raise TooManyAttemptsError if either subject used up its failures."""
+        now = time.monotonic()
+        with self._lock:
+            for scope, name in (("user", username), ("address", address)):
+                failures = self._recent((scope, name), now)
+                if len(failures) >= self.limits[scope]:
+                    wait = int(failures[0] + self.window - now) + 1
+                    raise TooManyAttemptsError(
+                        "too many failed sign-ins; try again later", retry_after=wait
+                    )
+
+    def failed(self, username: str, address: str) -> None:
+        """Count one failed sign-in against both subjects."""
+        now = time.monotonic()
+        with self._lock:
+            for subject in (("user", username), ("address", address)):
+                self._recent(subject, now).append(now)
+
+    def _recent(self, subject: tuple[str, str], now: float) -> deque[float]:
+        failures = self._failures.setdefault(subject, deque())
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+
+class SignedSessions:
+    """The session store (``deps.SessionStore``) over signed, expiring cookies."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.lifetime = timedelta(hours=app.settings.session_hours)
+        self.secure = app.settings.secure_cookies
+        self.throttle = SignInThrottle()
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def _keys(self) -> list[bytes]:
+        """Signing keys, the current one first (old ones verify until rotation finishes)."""
+        ring = self.app.keyring
+        ids = [
+            ring.current_lookup_id,
+            *(i for i in ring.lookup_keys if i != ring.current_lookup_id),
+        ]
+        return [hmac.new(ring.lookup_keys[i], _CONTEXT, hashlib.sha256).digest() for i in ids]
+
+    def issue(self, principal: Principal) -> tuple[str, dict[str, Any]]:
+        """A signed token for ``principal`` and the payload it carries."""
+        expires = self.app.clock() + self.lifetime
+        payload = {
+            "v": 1,
+            "sid": secrets.token_urlsafe(16),
+            "u": principal.name,
+            "r": sorted(str(role) for role in principal.roles),
+            "exp": int(expires.timestamp()),
+            "csrf": secrets.token_urlsafe(24),
+        }
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        signature = _b64(hmac.new(self._keys()[0], body.encode(), hashlib.sha256).digest())
+        return f"{body}.{signature}", payload
+
+    def read(self, token: str) -> dict[str, Any] | None:
+        """The payload of a well-signed, unexpired token; None otherwise."""
+        body, _, signature = token.partition(".")
+        if not body or not signature or len(token) > 4096:
+            return None
+        good = any(
+            hmac.compare_digest(
+                _b64(hmac.new(key, body.encode(), hashlib.sha256).digest()), signature
+            )
+            for key in self._keys()
+        )
+        if not good:
+            return None
+        try:
+            payload: dict[str, Any] = json.loads(_unb64(body))
+        except ValueError:
+            return None
+        if payload.get("v") != 1 or payload.get("exp", 0) <= self.app.clock().timestamp():
+            return None
+        return payload
+
+    # -- SessionStore ----------------------------------------------------------------------
+
+    def principal(self, request: Request) -> Principal | None:
+        """The staff principal of the session cookie; for unsafe methods only with the
+        session's CSRF token in ``X-CSRF-Token`` (PermissionDeniedError, 403, otherwise)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        payload = None if token is None else self.read(token)
+        if payload is None:
+            return None
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), str(payload["csrf"]).encode()):
+                raise PermissionDeniedError(
+                    f"a signed-in request that changes something needs the {CSRF_HEADER} header"
+                )
+        try:
+            roles = frozenset(Role(name) for name in payload["r"])
+            return Principal(name=str(payload["u"]), kind=PrincipalKind.STAFF, roles=roles)
+        except (KeyError, ValueError):
+            return None
+
+    def set_cookies(self, response: Response, token: str, payload: dict[str, Any]) -> None:
+        """The session cookie (HttpOnly) and the CSRF cookie (readable by the console)."""
+        max_age = int(self.lifetime.total_seconds())
+        for name, value, http_only in (
+            (SESSION_COOKIE, token, True),
+            (CSRF_COOKIE, str(payload["csrf"]), False),
+        ):
+            response.set_cookie(
+                name,
+                value,
+                max_age=max_age,
+                path="/",
+                secure=self.secure,
+                httponly=http_only,
+                samesite="lax",
+            )
+
+    def clear_cookies(self, response: Response) -> None:
+        """Expire both cookies in the browser."""
+        for name in (SESSION_COOKIE, CSRF_COOKIE):
+            response.delete_cookie(name, path="/", secure=self.secure, samesite="lax")
+
+
+def install(api: Any, app: App) -> SignedSessions:
+    """Put the session store on ``api.state.sessions``."""
+    store = SignedSessions(app)
+    api.state.sessions = store
+    return store
+
+
+def _store(request: Request) -> SignedSessions:
+    store: SignedSessions = request.app.state.sessions
+    return store
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Sign in",
+    responses={401: {"description": "Wrong credentials"}, 429: {"description": "Throttled"}},
+)
+def create_session(
+    body: SessionCreate, request: Request, response: Response, app: AppDep
+) -> SessionPublic:
+    """Check a staff user's password and set the session and CSRF cookies."""
+    store = _store(request)
+    username = body.username.strip().lower()
+    address = request.client.host if request.client else "unknown"
+    store.throttle.check(username, address)
+    try:
+        principal = access.verify_password(
+            username, body.password, uow=app.uow(), passwords=app.passwords
+        )
+    except AuthenticationError:
+        store.throttle.failed(username, address)
+        raise
+    token, payload = store.issue(principal)
+    store.set_cookies(response, token, payload)
+    request.state.principal = principal
+    return SessionPublic(
+        username=principal.name,
+        kind=str(principal.kind),
+        roles=payload["r"],
+        expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        csrf_token=str(payload["csrf"]),
+    )
+
+
+@router.get("/current", summary="Who is calling")
+def current_session(principal: CurrentPrincipal) -> SessionPublic:
+    """The principal of the session cookie or API key."""
+    return SessionPublic(
+        username=principal.name,
+        kind=str(principal.kind),
+        roles=sorted(str(role) for role in principal.roles),
+    )
+
+
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
+def delete_session(request: Request, response: Response) -> None:
+    """Clear the session and CSRF cookies (signing out twice is harmless)."""
+    _store(request).clear_cookies(response)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
