@@ -16,7 +16,7 @@ under the same uvicorn settings and the same load generator.
 Targets (issue #5): on PostgreSQL, throughput ≥ 25% of B and p99 ≤ 50 ms. SQLite is
 reported beside them (one server process: SQLite has one writer).
 
-Run: ``uv run python bench/http.py`` (``--seconds``, ``--connections``, ``--workers``,
+Run: ``uv run python bench/api.py`` (``--seconds``, ``--connections``, ``--workers``,
 ``--vouchers``, ``--customers``, ``--only``, ``--check``, ``--smoke``).
 """
 
