@@ -200,7 +200,9 @@ def _run(
     try:
         for attempt in range(2):
             try:
-                return _attempt(request, uow, vault, clock, actor, codebook or CodeBook(), dry_run)
+                return _attempt(
+                    request, subjects, uow, vault, clock, actor, codebook or CodeBook(), dry_run
+                )
             except DuplicateError:
                 if attempt:
                     raise
@@ -227,6 +229,7 @@ def _check_request(request: RedemptionRequest) -> None:
 
 def _attempt(
     request: RedemptionRequest,
+    subjects: list[Subject],
     uow: UnitOfWork,
     vault: CodeVault,
     clock: Clock,
@@ -236,11 +239,10 @@ def _attempt(
 ) -> RedemptionResult:
     now = clock()
     caller = request.caller or actor
-    keyed = request.idempotency_key is not None and not dry_run
-    subjects = subjects_for(request.customer, request.caller, request.client_address)
+    key = None if dry_run else request.idempotency_key
     with uow:
         candidates = _candidates(request.code, uow, codebook, subjects, now)
-        context = _context(request, uow, vault, candidates, subjects, now, caller, keyed)
+        context = _context(request, uow, vault, candidates, subjects, now, caller, key)
         if context.stored_result is not None:
             return _replayed(context.stored_result, request)
         check_lockouts(context.lockouts, now)
@@ -251,7 +253,7 @@ def _attempt(
         except VoucherUsedError:
             # Perhaps used by this very request under the same key, committed meanwhile by a
             # concurrent retry: then the answer is that request's (visible now).
-            replay = _replay(uow, caller, request) if keyed else None
+            replay = _replay(uow, caller, request) if key is not None else None
             if replay is None:
                 raise
             return replay
@@ -280,15 +282,14 @@ def _context(
     subjects: list[Subject],
     now: datetime,
     caller: str,
-    keyed: bool,
+    key: str | None,
 ) -> RedemptionContext:
-    assert request.idempotency_key is not None or not keyed
     return uow.redemptions.context(
         digests=digests_for(candidates, vault),
         customer_ref=request.customer.strip(),
         subjects=[s for s in subjects if s.scope is not Scope.GLOBAL],
         now=now,
-        idempotency=(caller, request.idempotency_key or "") if keyed else None,
+        idempotency=None if key is None else (caller, key),
     )
 
 
