@@ -33,6 +33,7 @@ from vouchers.entrypoints.api import (
     wallets,
 )
 from vouchers.entrypoints.api.logging import RequestLog
+from vouchers.entrypoints.web import templating
 
 API_PREFIX = "/api/v1"
 
@@ -94,4 +95,5 @@ def create_app(app: App, *, background: Sequence[Background] = ()) -> FastAPI:
     ):
         v1.include_router(module.router)
     api.include_router(v1)
+    templating.mount_static(api)
     return api
