@@ -33,6 +33,7 @@ from vouchers.entrypoints.api import (
     wallets,
 )
 from vouchers.entrypoints.api.logging import RequestLog
+from vouchers.entrypoints.web import auth as web_auth
 from vouchers.entrypoints.web import templating
 
 API_PREFIX = "/api/v1"
@@ -95,5 +96,6 @@ def create_app(app: App, *, background: Sequence[Background] = ()) -> FastAPI:
     ):
         v1.include_router(module.router)
     api.include_router(v1)
+    web_auth.install(api)
     templating.mount_static(api)
     return api

@@ -161,19 +161,34 @@ class SignedSessions:
 
     # -- SessionStore ----------------------------------------------------------------------
 
+    def payload(self, request: Request) -> dict[str, Any] | None:
+        """The payload of the request's valid session cookie, None without one (no CSRF
+        check: pages check the token of their forms with ``csrf_matches``)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        return None if token is None else self.read(token)
+
+    @staticmethod
+    def csrf_matches(payload: dict[str, Any], sent: str) -> bool:
+        """Whether ``sent`` is the session's CSRF token (constant time)."""
+        return hmac.compare_digest(sent.encode(), str(payload["csrf"]).encode())
+
     def principal(self, request: Request) -> Principal | None:
         """The staff principal of the session cookie; for unsafe methods only with the
         session's CSRF token in ``X-CSRF-Token`` (PermissionDeniedError, 403, otherwise)."""
-        token = request.cookies.get(SESSION_COOKIE)
-        payload = None if token is None else self.read(token)
+        payload = self.payload(request)
         if payload is None:
             return None
-        if request.method not in SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(sent.encode(), str(payload["csrf"]).encode()):
-                raise PermissionDeniedError(
-                    f"a signed-in request that changes something needs the {CSRF_HEADER} header"
-                )
+        if request.method not in SAFE_METHODS and not self.csrf_matches(
+            payload, request.headers.get(CSRF_HEADER, "")
+        ):
+            raise PermissionDeniedError(
+                f"a signed-in request that changes something needs the {CSRF_HEADER} header"
+            )
+        return self.principal_of(payload)
+
+    @staticmethod
+    def principal_of(payload: dict[str, Any]) -> Principal | None:
+        """The principal a valid session payload names."""
         try:
             roles = frozenset(Role(name) for name in payload["r"])
             return Principal(name=str(payload["u"]), kind=PrincipalKind.STAFF, roles=roles)
