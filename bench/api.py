@@ -4,9 +4,11 @@ For PostgreSQL (a durable throwaway cluster, or ``VOUCHERS_BENCH_POSTGRES_URL``)
 in a fresh database: the redemption benchmark's set-up (``bench/redeem.py``: a 50.00 EUR
 type, one activated lot cut into ranges, customers with zero wallets), an integration API
 key, then ``vouchers serve`` (``--workers``, embedded run worker off) in its own process
-group. A load generator in this process (httpx on asyncio, ``--connections`` concurrent
-connections, one task each) redeems distinct codes with ``POST /api/v1/redemptions`` for
-``--seconds``: requests/s over the wall time, p50/p99 latency, errors (anything but 201).
+group. The load generator is wrk (Debian's package; C, one thread, ``--connections``
+connections) with ``bench/wrk_requests.lua``, which sends each pre-built request once:
+distinct codes with ``POST /api/v1/redemptions`` for ``--seconds``; requests/s, p50/p99
+latency (wrk's histogram), errors (anything but 201). An earlier load generator in Python
+(httpx on asyncio) took most of one of the two cores and starved the server.
 
 Beside it, from the same run: baseline B of the redemption benchmark (the minimal
 three-statement transaction through ``pgbench -M prepared`` at the same number of clients,
@@ -22,42 +24,31 @@ Run: ``uv run python bench/api.py`` (``--seconds``, ``--connections``, ``--worke
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-# This file is named like the standard library's ``http``: drop its directory from the path
-# before anything imports ``http.client``.
+import httpx
+
+import redeem  # the redemption benchmark's set-up and baseline B (it puts tests/ on the path)
+from support.postgres import PostgresServer, benchmark_server
+from vouchers.bootstrap import bootstrap
+from vouchers.config import Settings
+from vouchers.services import access
+
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections import deque  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("redeem_bench", _HERE / "redeem.py")
-assert _spec is not None
-assert _spec.loader is not None
-redeem = importlib.util.module_from_spec(_spec)
-sys.modules["redeem_bench"] = redeem  # dataclasses look their module up there
-_spec.loader.exec_module(redeem)
-
-from support.postgres import PostgresServer, benchmark_server  # noqa: E402
-from vouchers.bootstrap import bootstrap  # noqa: E402
-from vouchers.config import Settings  # noqa: E402
-from vouchers.services import access  # noqa: E402
-
+WRK_THREADS = 1  # one load-generator thread leaves the most CPU to the server
 TARGET_OF_B = 0.25
 TARGET_P99_MS = 50.0
 SMOKE = {"seconds": 1.0, "vouchers": 3_000, "customers": 100, "connections": 8}
@@ -119,47 +110,43 @@ def stop(process: subprocess.Popen[str]) -> None:
             process.wait()
 
 
-async def load(
+def load(
     url: str,
-    requests: deque[tuple[str, dict[str, Any] | None]],
+    requests: Iterable[tuple[str, str, dict[str, Any] | None]],
     *,
-    method: str,
-    headers: dict[str, str],
+    key: str | None,
     connections: int,
     seconds: float,
     expect: int,
+    workdir: Path,
 ) -> dict[str, Any]:
-    """``connections`` tasks send the queued requests until the time is up."""
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as http:
-        deadline = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline and requests:
-                path, body = requests.popleft()
-                started = time.perf_counter()
-                try:
-                    answer = await http.request(method, path, json=body)
-                    status = str(answer.status_code)
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                latencies.append(time.perf_counter() - started)
-                if status != str(expect):
-                    errors[status] = errors.get(status, 0) + 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        wall = time.perf_counter() - began
-    latencies.sort()
+    """wrk sends each request once over ``connections`` connections for ``seconds``."""
+    request_file = workdir / "requests.tsv"
+    with request_file.open("w") as out:
+        for method, path, body in requests:
+            line = f"{method}\t{path}"
+            if body is not None:
+                line += "\t" + json.dumps(body, separators=(",", ":"))
+            out.write(line + "\n")
+    argv = ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{seconds:g}s"]
+    argv += ["--timeout", "30s", "-s", str(_HERE / "wrk_requests.lua"), url, "--"]
+    argv += [str(request_file), str(expect), str(WRK_THREADS), key or ""]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    found = [line for line in done.stdout.splitlines() if line.startswith("WRK_JSON ")]
+    if done.returncode != 0 or not found:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    summary: dict[str, Any] = json.loads(found[0].removeprefix("WRK_JSON "))
+    if summary["socket_errors"]:
+        summary["errors"]["socket"] = summary["socket_errors"]
+    answered = summary["requests"] - summary["exhausted"]
     return {
-        "requests": len(latencies),
-        "per_second": len(latencies) / wall,
-        "p50_ms": redeem.percentile(latencies, 0.50) * 1000 if latencies else None,
-        "p99_ms": redeem.percentile(latencies, 0.99) * 1000 if latencies else None,
-        "errors": errors,
-        "exhausted": not requests,
+        "requests": answered,
+        "per_second": answered / summary["seconds"],
+        "p50_ms": summary["p50_ms"],
+        "p99_ms": summary["p99_ms"],
+        "max_ms": summary["max_ms"],
+        "errors": summary["errors"],
+        "exhausted": summary["exhausted"] > 0,
     }
 
 
@@ -191,23 +178,19 @@ def measure(
     base = f"http://127.0.0.1:{port}"
     server = start(serve, env, f"{base}/readyz", workdir / f"serve-{database}.log")
     try:
-        queue: deque[tuple[str, dict[str, Any] | None]] = deque(
+        http = load(
+            base,
             (
-                "/api/v1/redemptions",
-                {"code": data.codes[n], "customer": random.choice(data.refs)},
-            )
-            for n in data.ranges["http"]
-        )
-        http = asyncio.run(
-            load(
-                base,
-                queue,
-                method="POST",
-                headers={"Authorization": f"Bearer {key}"},
-                connections=args.connections,
-                seconds=args.seconds,
-                expect=201,
-            )
+                ("POST", "/api/v1/redemptions", {"code": data.codes[n], "customer": ref})
+                for n, ref in zip(
+                    data.ranges["http"], itertools.cycle(random.sample(data.refs, len(data.refs)))
+                )
+            ),
+            key=key,
+            connections=args.connections,
+            seconds=args.seconds,
+            expect=201,
+            workdir=workdir,
         )
     finally:
         stop(server)
@@ -251,19 +234,14 @@ def measure_hello(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     server = start(argv, dict(os.environ), f"{base}/hello", workdir / "hello.log")
     try:
-        queue: deque[tuple[str, dict[str, Any] | None]] = deque(
-            ("/hello", None) for _ in range(500_000)
-        )
-        hello = asyncio.run(
-            load(
-                base,
-                queue,
-                method="GET",
-                headers={},
-                connections=args.connections,
-                seconds=args.seconds,
-                expect=200,
-            )
+        hello = load(
+            base,
+            (("GET", "/hello", None) for _ in range(int(args.seconds * 40_000))),
+            key=None,
+            connections=args.connections,
+            seconds=args.seconds,
+            expect=200,
+            workdir=workdir,
         )
     finally:
         stop(server)

@@ -25,7 +25,8 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import secrets
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vouchers.domain.access import (
@@ -217,12 +218,61 @@ def authenticate_api_key(key: str, *, uow: UnitOfWork) -> Principal:
     key_id, secret = parse_api_key(key)
     with uow:
         found = uow.api_keys.find(key_id)
+    return _principal_of_key(found, secret)
+
+
+def _principal_of_key(found: ApiKey | None, secret: str) -> Principal:
     matches = hmac.compare_digest(
         found.secret_digest if found else _NO_DIGEST, secret_digest(secret)
     )
     if found is None or not matches or found.revoked:
         raise AuthenticationError(BAD_KEY)
     return found.principal()
+
+
+class KeyAuthenticator:
+    """``authenticate_api_key`` for a server process, remembering each key's row for
+    ``ttl`` seconds so a busy host platform's requests do not each open a transaction to
+    read it. The secret is still checked on every request; only rows of existing keys are
+    remembered (at most ``capacity``), so made-up key ids cannot fill the memory. The
+    price: a key revoked elsewhere keeps working in this process for up to ``ttl`` seconds.
+    """
+
+    def __init__(
+        self,
+        new_uow: Callable[[], UnitOfWork],
+        *,
+        ttl: float = 5.0,
+        capacity: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.new_uow = new_uow
+        self.ttl = ttl
+        self.capacity = capacity
+        self.monotonic = monotonic
+        self._rows: dict[str, tuple[float, ApiKey]] = {}
+
+    def __call__(self, key: str) -> Principal:
+        """The principal of ``key``; AuthenticationError as ``authenticate_api_key``."""
+        key_id, secret = parse_api_key(key)
+        now = self.monotonic()
+        remembered = self._rows.get(key_id)
+        if remembered is not None and now - remembered[0] < self.ttl:
+            found: ApiKey | None = remembered[1]
+        else:
+            with self.new_uow() as uow:
+                found = uow.api_keys.find(key_id)
+            if found is None:
+                self._rows.pop(key_id, None)
+            else:
+                if len(self._rows) >= self.capacity:
+                    self._rows.clear()
+                self._rows[key_id] = (now, found)
+        return _principal_of_key(found, secret)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a remembered row (this process revoked the key)."""
+        self._rows.pop(key_id, None)
 
 
 def list_api_keys(*, uow: UnitOfWork) -> list[ApiKey]:

@@ -306,3 +306,61 @@ def test_keys_are_listed_in_name_order_revoked_ones_too(
     access.revoke_api_key("zeta", **key_deps)
     listed = access.list_api_keys(uow=uow)
     assert [(k.name, k.revoked) for k in listed] == [("alpha", False), ("zeta", True)]
+
+
+# The server's remembering authenticator
+
+
+def test_the_key_authenticator_reads_a_key_once_per_ttl_and_checks_the_secret_every_time(
+    key_deps: dict[str, Any], uow: FakeUnitOfWork
+) -> None:
+    issued = access.create_api_key("shop", roles=["integration"], **key_deps)
+    now = [100.0]
+    opened = 0
+
+    def new_uow() -> FakeUnitOfWork:
+        nonlocal opened
+        opened += 1
+        return uow
+
+    keys = access.KeyAuthenticator(new_uow, ttl=5.0, monotonic=lambda: now[0])
+    assert keys(issued.key).name == "shop"
+    assert keys(issued.key).name == "shop"
+    assert opened == 1
+    forged = issued.key[:-4] + ("0000" if not issued.key.endswith("0000") else "1111")
+    with pytest.raises(AuthenticationError):
+        keys(forged)
+    assert opened == 1
+
+    access.revoke_api_key("shop", **key_deps)
+    now[0] += 4.9
+    assert keys(issued.key).name == "shop"  # remembered: revocation reaches it within the ttl
+    now[0] += 0.2
+    with pytest.raises(AuthenticationError):
+        keys(issued.key)
+    assert opened == 2
+
+
+def test_the_key_authenticator_remembers_no_unknown_key_and_stays_bounded(
+    key_deps: dict[str, Any], uow: FakeUnitOfWork
+) -> None:
+    opened = 0
+
+    def new_uow() -> FakeUnitOfWork:
+        nonlocal opened
+        opened += 1
+        return uow
+
+    keys = access.KeyAuthenticator(new_uow, capacity=2)
+    unknown = f"vk_{'0' * 16}_{'1' * 64}"
+    for _ in range(3):
+        with pytest.raises(AuthenticationError):
+            keys(unknown)
+    assert opened == 3
+    issued = [access.create_api_key(f"k{n}", roles=["integration"], **key_deps) for n in range(3)]
+    for one in issued:
+        keys(one.key)
+    assert len(keys._rows) <= 2
+    keys.forget(issued[2].api_key.key_id)
+    keys(issued[2].key)
+    assert opened == 7

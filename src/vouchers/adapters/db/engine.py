@@ -3,10 +3,18 @@
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL`` and foreign keys
 on, and begins every transaction with ``BEGIN IMMEDIATE`` so two writers queue at the
 start instead of failing half-way with "database is locked" (readers never block in WAL).
+
+SQLite has one writer, and its busy handler waits for the write lock by sleeping and
+retrying (1, 2, 5, 10 … 100 ms), so many threads of one process (the API's thread pool)
+queueing on it lose most of their time asleep. ``writer_gate`` gives each SQLite engine a
+lock that units of work of the same process take before ``BEGIN IMMEDIATE``: they queue
+on the lock and wake as soon as it is free. Other processes still queue through SQLite.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +33,14 @@ SQLITE_CACHE_KIB = 65_536
 # Checkpoint the WAL every 10,000 pages (40 MiB) instead of 1,000: bulk work that commits
 # in chunks then writes each index page to the database file once, not once per chunk.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+
+_WRITER_GATES: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def writer_gate(engine: Engine) -> threading.Lock | None:
+    """The lock a unit of work of this process holds around a SQLite transaction (None for
+    PostgreSQL, which runs transactions side by side)."""
+    return _WRITER_GATES.get(engine)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -45,6 +61,7 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     engine = create_engine(url, **kwargs)
+    _WRITER_GATES[engine] = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from vouchers.adapters.db.access import SqlApiKeyRepository, SqlStaffUserRepository
 from vouchers.adapters.db.customers import SqlCustomerRepository
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
+from vouchers.adapters.db.engine import SQLITE_BUSY_TIMEOUT_MS, writer_gate
 from vouchers.adapters.db.exports import SqlExportRepository
 from vouchers.adapters.db.ledger import SqlLedgerRepository
 from vouchers.adapters.db.redemptions import SqlRedemptionRepository
@@ -57,15 +58,25 @@ class SqlUnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
+        self._gate = writer_gate(engine)
+        self._gated = False
 
     def __enter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("this unit of work is already open")
+        if self._gate is not None:
+            # Queue on the process's SQLite writer lock; after the busy timeout, go on and
+            # let SQLite's own wait decide (a unit of work opened inside another, say).
+            self._gated = self._gate.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         try:
             connection = self.engine.connect()
             connection.begin()
         except OperationalError as exc:
+            self._open_gate()
             raise StorageError(f"cannot reach the database: {exc.orig}") from exc
+        except BaseException:
+            self._open_gate()
+            raise
         self._connection = connection
         self.voucher_types = SqlVoucherTypeRepository(connection)
         self.lots = SqlLotRepository(connection)
@@ -98,8 +109,15 @@ class SqlUnitOfWork:
             connection.rollback()
         finally:
             connection.close()
+            self._open_gate()
         if isinstance(exc, DBAPIError):
             raise StorageError(f"database error: {exc.orig}") from exc
+
+    def _open_gate(self) -> None:
+        if self._gated:
+            self._gated = False
+            assert self._gate is not None
+            self._gate.release()
 
     @property
     def connection(self) -> Connection:

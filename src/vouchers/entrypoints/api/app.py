@@ -35,6 +35,7 @@ from vouchers.entrypoints.api import (
 from vouchers.entrypoints.api.logging import RequestLog
 from vouchers.entrypoints.web import auth as web_auth
 from vouchers.entrypoints.web import templating
+from vouchers.services import access
 
 API_PREFIX = "/api/v1"
 
@@ -75,6 +76,7 @@ def create_app(app: App, *, background: Sequence[Background] = ()) -> FastAPI:
         lifespan=lifespan,
     )
     api.state.vouchers = app
+    api.state.api_keys = access.KeyAuthenticator(app.uow)
     problems.install(api)
     sessions.install(api, app)
     api.add_middleware(RequestLog, observer=metrics.install(api))

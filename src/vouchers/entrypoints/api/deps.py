@@ -46,7 +46,8 @@ def current_principal(request: Request, app: AppDep) -> Principal:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise AuthenticationError("send an API key as 'Authorization: Bearer <key>'")
-        principal = access.authenticate_api_key(credentials.strip(), uow=app.uow())
+        keys: access.KeyAuthenticator = request.app.state.api_keys
+        principal = keys(credentials.strip())
     else:
         sessions: SessionStore | None = getattr(request.app.state, "sessions", None)
         principal = None if sessions is None else sessions.principal(request)
