@@ -252,22 +252,30 @@ class KeyAuthenticator:
         self.monotonic = monotonic
         self._rows: dict[str, tuple[float, ApiKey]] = {}
 
+    def remembered(self, key: str) -> Principal | None:
+        """The principal of ``key`` if its row is remembered (no database), else None;
+        AuthenticationError for a malformed key or a wrong secret."""
+        key_id, secret = parse_api_key(key)
+        remembered = self._rows.get(key_id)
+        if remembered is None or self.monotonic() - remembered[0] >= self.ttl:
+            return None
+        return _principal_of_key(remembered[1], secret)
+
     def __call__(self, key: str) -> Principal:
         """The principal of ``key``; AuthenticationError as ``authenticate_api_key``."""
         key_id, secret = parse_api_key(key)
+        principal = self.remembered(key)
+        if principal is not None:
+            return principal
         now = self.monotonic()
-        remembered = self._rows.get(key_id)
-        if remembered is not None and now - remembered[0] < self.ttl:
-            found: ApiKey | None = remembered[1]
+        with self.new_uow() as uow:
+            found = uow.api_keys.find(key_id)
+        if found is None:
+            self._rows.pop(key_id, None)
         else:
-            with self.new_uow() as uow:
-                found = uow.api_keys.find(key_id)
-            if found is None:
-                self._rows.pop(key_id, None)
-            else:
-                if len(self._rows) >= self.capacity:
-                    self._rows.clear()
-                self._rows[key_id] = (now, found)
+            if len(self._rows) >= self.capacity:
+                self._rows.clear()
+            self._rows[key_id] = (now, found)
         return _principal_of_key(found, secret)
 
     def forget(self, key_id: str) -> None:

@@ -364,3 +364,15 @@ def test_the_key_authenticator_remembers_no_unknown_key_and_stays_bounded(
     keys.forget(issued[2].api_key.key_id)
     keys(issued[2].key)
     assert opened == 7
+
+
+def test_remembered_answers_only_from_memory(key_deps: dict[str, Any], uow: FakeUnitOfWork) -> None:
+    issued = access.create_api_key("shop", roles=["integration"], **key_deps)
+    keys = access.KeyAuthenticator(lambda: uow)
+    assert keys.remembered(issued.key) is None
+    keys(issued.key)
+    principal = keys.remembered(issued.key)
+    assert principal is not None
+    assert principal.name == "shop"
+    with pytest.raises(AuthenticationError):
+        keys.remembered(issued.key[:-1] + ("0" if issued.key[-1] != "0" else "1"))

@@ -10,6 +10,7 @@ not leak. Listing, creating and updating customers are for unconfined principals
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from vouchers.bootstrap import App
 from vouchers.domain.access import Permission, Principal, authorize
 from vouchers.domain.customers import EXTERNAL_REF, Customer, CustomerStatus
-from vouchers.entrypoints.api.deps import AppDep, actor_name, require
+from vouchers.entrypoints.api.deps import API_PREFIX, AppDep, actor_name, require
 from vouchers.errors import CustomerNotFoundError, ValidationError
 from vouchers.services import customers as service
 
@@ -104,7 +105,7 @@ def create_customer(
         email=body.email or None,
         kyc_verified=body.kyc_verified,
     )
-    response.headers["Location"] = str(request.url_for("get_customer", ref=created.external_ref))
+    response.headers["Location"] = f"{API_PREFIX}/customers/{quote(created.external_ref, safe='')}"
     return customer_public(created)
 
 

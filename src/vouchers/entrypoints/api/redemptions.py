@@ -31,7 +31,7 @@ from vouchers.entrypoints.api.customers import (
     Reference,
     load_customer,
 )
-from vouchers.entrypoints.api.deps import AppDep, actor_name, require
+from vouchers.entrypoints.api.deps import API_PREFIX, AppDep, actor_name, require
 from vouchers.entrypoints.api.wallets import (
     AMOUNT,
     REPLAYED_HEADER,
@@ -221,8 +221,7 @@ def redeem(
         response.status_code = status.HTTP_200_OK
         response.headers[REPLAYED_HEADER] = "true"
     if result.redemption_id is not None:
-        location = request.url_for("get_redemption", redemption_id=str(result.redemption_id))
-        response.headers["Location"] = str(location)
+        response.headers["Location"] = f"{API_PREFIX}/redemptions/{result.redemption_id}"
     return result_public(result, dry_run=False)
 
 
