@@ -11,7 +11,8 @@ suffix and in ``--json`` output)::
     │   ├── AmountError                 unparsable amount, or more decimals than the currency has
     │   ├── CodeFormatError             an invalid alphabet, length, grouping or check method
     │   │   └── WeakCodeFormatError     a format under the entropy floor without allow_weak
-    │   └── MalformedCodeError          a typed code that cannot be one of ours (a typo)
+    │   ├── MalformedCodeError          a typed code that cannot be one of ours (a typo)
+    │   └── ImportRefusedError          rows of an import file were refused; nothing imported
     ├── NotFoundError                   a named thing does not exist
     │   ├── VoucherTypeNotFoundError
     │   ├── LotNotFoundError
@@ -54,6 +55,8 @@ suffix and in ``--json`` output)::
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class VouchersError(Exception):
@@ -107,6 +110,20 @@ class MalformedCodeError(ValidationError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class ImportRefusedError(ValidationError):
+    """Raised when rows of an import file were refused and so nothing was imported.
+
+    ``report`` is the import report as plain data (rows, imported, every refused row by
+    line, reason and message; never a code), for the caller to fix the file.
+    """
+
+    code = "import-refused"
+
+    def __init__(self, message: str, *, report: Mapping[str, object]) -> None:
+        super().__init__(message)
+        self.report = dict(report)
 
 
 class NotFoundError(VouchersError):

@@ -53,6 +53,7 @@ class Permission(StrEnum):
     LOTS_READ = "lots.read"
     LOTS_WRITE = "lots.write"  # create, amend, modify
     LOTS_GENERATE = "lots.generate"
+    IMPORTS_CREATE = "imports.create"  # codes made elsewhere, into new posted lots
     VOUCHERS_READ = "vouchers.read"  # masked codes only
     VOUCHERS_REVEAL = "vouchers.reveal"  # one code in clear, recorded in its history
     VOUCHERS_MODIFY = "vouchers.modify"
@@ -109,6 +110,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         _P.TYPES_WRITE,
         _P.LOTS_WRITE,
         _P.LOTS_GENERATE,
+        _P.IMPORTS_CREATE,
         _P.VOUCHERS_MODIFY,
         _P.ACCESS_ASSIGN,
         _P.RUNS_CANCEL,

@@ -1,6 +1,6 @@
 """Role × endpoint matrix of the catalogue and life-cycle routes.
 
-Every route of the types, definitions, lots, vouchers and runs routers is found by
+Every route of the types, definitions, lots, imports, vouchers and runs routers is found by
 introspection with the one permission it declares (``require(Permission.X)``), then
 called with every role's key: a role without the permission is refused with 403
 ``forbidden`` and the database is exactly as before; a role with it is never refused for
@@ -18,11 +18,12 @@ from sqlalchemy import select
 from vouchers.adapters.db import schema
 from vouchers.bootstrap import App
 from vouchers.domain.access import ROLE_PERMISSIONS, Permission, Role
-from vouchers.entrypoints.api import definitions, lots, runs, types, vouchers
+from vouchers.domain.codes import CodeFormat
+from vouchers.entrypoints.api import definitions, imports, lots, runs, types, vouchers
 from vouchers.entrypoints.api.app import API_PREFIX
 
 Keys = dict[str, dict[str, str]]
-ROUTERS = (types, definitions, lots, vouchers, runs)
+ROUTERS = (types, definitions, lots, imports, vouchers, runs)
 # The role behind each key of the ``keys`` fixture.
 KEY_ROLES = {
     "admin": Role.ADMIN,
@@ -57,6 +58,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/expirations"): {},
     ("POST", "/exports"): {"lot": "L1", "format": "csv"},
 }
+# Query parameters a route needs, per (method, path).
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/vouchers/{number}/qr.png"): {"reason": "matrix"},
+    ("GET", "/vouchers/{number}/qr.svg"): {"reason": "matrix"},
+    ("POST", "/imports"): {"type": "PREM"},
+}
+# Raw bodies (media type, content) sent instead of JSON, per (method, path).
+CONTENTS: dict[tuple[str, str], tuple[str, bytes]] = {
+    ("POST", "/imports"): ("text/csv", ("code\n" + "\n".join(CodeFormat().generate(2))).encode()),
+}
 
 
 def catalogue_routes() -> list[tuple[str, str, Permission]]:
@@ -86,12 +97,28 @@ def snapshot(app: App) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+def send(
+    client: TestClient, method: str, path: str, url: str, headers: dict[str, str] | None = None
+) -> Any:
+    """The request of the matrix for a route: its query, and its JSON or raw body."""
+    params = QUERIES.get((method, path))
+    if (method, path) in CONTENTS:
+        media_type, content = CONTENTS[(method, path)]
+        headers = (headers or {}) | {"Content-Type": media_type}
+        return client.request(method, url, params=params, content=content, headers=headers)
+    body = BODIES.get((method, path))
+    return client.request(method, url, params=params, json=body, headers=headers)
+
+
 def test_every_route_declares_exactly_one_permission() -> None:
     routes = catalogue_routes()
     assert len(routes) >= 30
     expected = {
         ("GET", "/vouchers/{number}", Permission.VOUCHERS_READ),
         ("POST", "/vouchers/{number}/reveal", Permission.VOUCHERS_REVEAL),
+        ("GET", "/vouchers/{number}/qr.png", Permission.VOUCHERS_REVEAL),
+        ("GET", "/vouchers/{number}/qr.svg", Permission.VOUCHERS_REVEAL),
+        ("POST", "/imports", Permission.IMPORTS_CREATE),
         ("GET", "/runs/{run_id}/file", Permission.EXPORTS_REQUEST),
         ("POST", "/runs/{run_id}/approve", Permission.EXPORTS_APPROVE),
         ("POST", "/definitions", Permission.DEFINITIONS_WRITE),
@@ -138,11 +165,10 @@ def test_every_role_is_refused_what_it_may_not_do_and_nothing_changes(
                 ),
             }
         )
-        body = BODIES.get((method, path))
         for key, role in KEY_ROLES.items():
             allowed = permission in ROLE_PERMISSIONS[role]
             before = None if allowed else snapshot(app)
-            response = client.request(method, url, json=body, headers=keys[key])
+            response = send(client, method, path, url, keys[key])
             problem = response.json() if response.status_code >= 400 else {}
             where = f"{key} {method} {path}: {response.status_code} {response.text[:200]}"
             assert response.status_code != 500, where
@@ -161,6 +187,6 @@ def test_every_role_is_refused_what_it_may_not_do_and_nothing_changes(
 def test_anonymous_callers_are_refused_everywhere_with_401(client: TestClient) -> None:
     for method, path, _ in catalogue_routes():
         url = API_PREFIX + path.format(ref="X", number="1", run_id="1")
-        response = client.request(method, url, json=BODIES.get((method, path)))
+        response = send(client, method, path, url)
         assert response.status_code == 401, f"{method} {path}"
         assert response.json()["type"] == "/problems/unauthenticated"

@@ -3,9 +3,10 @@
 Every problem has a stable ``type`` (``/problems/<code>``, a relative URI reference as RFC
 9457 allows, resolved against the API's address, ``<code>`` being the error class's
 ``code``), the status phrase as ``title``, the error's message as ``detail``, and extra
-members where they help (``retry_after`` for lock-outs, ``errors`` for request validation).
-Customers are told one thing for every unusable code (``VoucherUnavailableError``'s
-``customer_message``); staff and integrations get the exact reason.
+members where they help (``retry_after`` for lock-outs, ``errors`` for request validation,
+the report of a refused import). Customers are told one thing for every unusable code
+(``VoucherUnavailableError``'s ``customer_message``); staff and integrations get the exact
+reason.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ STATUS: list[tuple[type[errors.VouchersError], int]] = [
     (errors.KeyMaterialError, 503),
     (errors.StorageError, 503),
 ]
+
+
+# Problems the HTTP layer itself raises (``HTTPException``), by status.
+HTTP_CODES = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "content-too-large",
+    415: "unsupported-media-type",
+}
 
 
 def status_of(error: errors.VouchersError) -> int:
@@ -133,6 +143,8 @@ def install(app: FastAPI) -> None:
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, errors.AuthenticationError):
             headers["WWW-Authenticate"] = 'Bearer realm="vouchers"'
+        if isinstance(exc, errors.ImportRefusedError):
+            extra.update(exc.report)
         request.state.problem = code
         response = problem(status, code, detail, instance=request.url.path, **extra)
         response.headers.update(headers)
@@ -159,7 +171,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http")
+        code = HTTP_CODES.get(exc.status_code, "http")
         request.state.problem = code
         response = problem(exc.status_code, code, str(exc.detail), instance=request.url.path)
         if exc.headers:

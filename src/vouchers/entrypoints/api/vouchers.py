@@ -1,6 +1,6 @@
 """Vouchers: the filtered, keyset-paginated list, one voucher, its history, the reveal of
-its code (finance, with a reason, recorded), and the one-voucher processes — accept, reject,
-cancel, modify — each carried out as a process run.
+its code and its QR code (finance, with a reason, recorded), and the one-voucher processes
+— accept, reject, cancel, modify — each carried out as a process run.
 
 Codes are masked everywhere but the reveal. A principal confined to a customer (a portal
 sign-in) sees only that customer's vouchers; anyone else's answer 404, so their existence
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from vouchers.adapters.qr import render_qr
 from vouchers.bootstrap import App
 from vouchers.domain.access import Permission, Principal
 from vouchers.domain.lifecycle import Process
@@ -33,6 +34,7 @@ from vouchers.entrypoints.api.schemas_catalogue import (
 from vouchers.errors import VoucherNotFoundError
 from vouchers.services import vouchers as service
 from vouchers.services.processes import Selection
+from vouchers.services.qr_codes import QrFormat, voucher_qr
 from vouchers.services.runs import criteria_of
 from vouchers.services.vouchers import VoucherView
 
@@ -42,6 +44,25 @@ VoucherNumber = Annotated[int, Path(ge=1, le=2**62, description="The voucher num
 RefQuery = Annotated[str | None, Query(min_length=1, max_length=64)]
 NumberQuery = Annotated[int | None, Query(ge=1, le=2**62)]
 MAX_PAGE = 1000
+IMAGE = {"schema": {"type": "string", "format": "binary"}}
+Reason = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=500,
+        pattern=r"^[^\x00-\x1f\x7f]*$",  # printable: it is stored in the history
+        description="Why the code is shown; kept in the voucher's history.",
+    ),
+]
+RedeemUrl = Annotated[
+    str | None,
+    Query(
+        min_length=8,
+        max_length=500,
+        pattern=r"^https?://[!-~]+$",
+        description="The redemption page the QR code opens; default this server's /redeem.",
+    ),
+]
 
 
 @router.get("")
@@ -130,6 +151,44 @@ def reveal_voucher_code(
     return RevealPublic(number=number, code=code)
 
 
+@router.get(
+    "/{number}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": IMAGE}, "description": "A PNG image."}},
+)
+def get_voucher_qr_png(
+    number: VoucherNumber,
+    reason: Reason,
+    request: Request,
+    app: AppDep,
+    principal: Annotated[Principal, Depends(require(Permission.VOUCHERS_REVEAL))],
+    redeem_url: RedeemUrl = None,
+) -> Response:
+    """The voucher's QR code as PNG: its redemption page with the code filled in.
+
+    Showing it shows the code, so it is a reveal, recorded in the voucher's history with
+    the reason; ``Cache-Control: no-store``.
+    """
+    return _qr(app, number, QrFormat.PNG, reason, principal, redeem_url or _redeem_page(request))
+
+
+@router.get(
+    "/{number}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": IMAGE}, "description": "An SVG image."}},
+)
+def get_voucher_qr_svg(
+    number: VoucherNumber,
+    reason: Reason,
+    request: Request,
+    app: AppDep,
+    principal: Annotated[Principal, Depends(require(Permission.VOUCHERS_REVEAL))],
+    redeem_url: RedeemUrl = None,
+) -> Response:
+    """The voucher's QR code as SVG; a reveal, recorded like ``qr.png``."""
+    return _qr(app, number, QrFormat.SVG, reason, principal, redeem_url or _redeem_page(request))
+
+
 @router.post("/{number}/accept", status_code=200)
 def accept_voucher(
     number: VoucherNumber,
@@ -196,6 +255,29 @@ def _visible(app: App, number: int, principal: Principal) -> VoucherView:
     ):
         raise VoucherNotFoundError(f"no voucher number {number}")
     return view
+
+
+def _redeem_page(request: Request) -> str:
+    """This server's redemption page, ``/redeem``: what ``vouchers qr`` and print sheets
+    encode by default for a server on 127.0.0.1:8000."""
+    return f"{str(request.base_url).rstrip('/')}/redeem"
+
+
+def _qr(
+    app: App, number: int, fmt: QrFormat, reason: str, principal: Principal, redeem_url: str
+) -> Response:
+    drawn = voucher_qr(
+        number,
+        fmt=fmt,
+        reason=reason,
+        uow=app.uow(),
+        vault=app.vault,
+        clock=app.clock,
+        actor=actor_name(principal),
+        render=render_qr,
+        redeem_url=redeem_url,
+    )
+    return Response(drawn.image, media_type=drawn.media_type, headers={"Cache-Control": "no-store"})
 
 
 def _one(
