@@ -6,7 +6,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from vouchers.adapters.db.access import SqlApiKeyRepository, SqlStaffUserRepository
 from vouchers.adapters.db.customers import SqlCustomerRepository
@@ -28,7 +28,7 @@ from vouchers.adapters.db.safeguards import (
     SqlIdempotencyRepository,
     SqlSettingRepository,
 )
-from vouchers.errors import StorageError
+from vouchers.errors import StorageError, ValidationError
 
 
 class SqlUnitOfWork:
@@ -110,6 +110,10 @@ class SqlUnitOfWork:
         finally:
             connection.close()
             self._open_gate()
+        if isinstance(exc, DataError) and "NUL" in str(exc.orig):
+            # PostgreSQL stores no NUL character; the entry points refuse them, this is
+            # the net under any text they let through: bad input, not a storage failure.
+            raise ValidationError("text must not contain NUL (0x00) characters") from exc
         if isinstance(exc, DBAPIError):
             raise StorageError(f"database error: {exc.orig}") from exc
 

@@ -19,6 +19,7 @@ from vouchers.bootstrap import App
 from vouchers.domain.access import Permission, Principal, authorize
 from vouchers.domain.customers import EXTERNAL_REF, Customer, CustomerStatus
 from vouchers.entrypoints.api.deps import API_PREFIX, AppDep, actor_name, require
+from vouchers.entrypoints.api.schemas_catalogue import PRINTABLE
 from vouchers.errors import CustomerNotFoundError, ValidationError
 from vouchers.services import customers as service
 
@@ -28,10 +29,11 @@ MAX_PAGE = 1000
 
 # Free text that reaches the database: printable, no control characters (PostgreSQL
 # refuses NUL in text, and a 500 for bad input is never acceptable).
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=PRINTABLE)]
 ExternalRef = Annotated[str, StringConstraints(pattern=EXTERNAL_REF.pattern)]
-CustomerRef = Annotated[str, Path(max_length=200, description="The customer's external reference.")]
+CustomerRef = Annotated[
+    str, Path(max_length=200, pattern=PRINTABLE, description="The customer's external reference.")
+]
 
 
 def customer_public(customer: Customer) -> dict[str, Any]:

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Depends, Path
 
 from vouchers.domain.access import Permission, Principal
 from vouchers.entrypoints.api.deps import AppDep, actor_name, require
-from vouchers.entrypoints.api.schemas_catalogue import DefinitionCreate, DefinitionPublic, parse_ref
+from vouchers.entrypoints.api.schemas_catalogue import (
+    PRINTABLE,
+    DefinitionCreate,
+    DefinitionPublic,
+    parse_ref,
+)
 from vouchers.services import definitions as service
 
 router = APIRouter(prefix="/definitions", tags=["business definitions"])
@@ -17,7 +22,7 @@ router = APIRouter(prefix="/definitions", tags=["business definitions"])
 Reader = Annotated[Principal, Depends(require(Permission.DEFINITIONS_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.DEFINITIONS_WRITE))]
 DefinitionRef = Annotated[
-    str, Path(min_length=1, max_length=32, description="Alternative code or id.")
+    str, Path(min_length=1, max_length=32, pattern=PRINTABLE, description="Alternative code or id.")
 ]
 
 

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from vouchers.domain.access import Permission, Principal
 from vouchers.entrypoints.api.deps import AppDep, actor_name, require
-from vouchers.entrypoints.api.schemas_catalogue import LotPublic, amount_minor, parse_ref
+from vouchers.entrypoints.api.schemas_catalogue import PRINTABLE, LotPublic, amount_minor, parse_ref
 from vouchers.errors import ImportRefusedError, ValidationError
 from vouchers.services import voucher_types
 from vouchers.services.imports import ImportReport, import_csv
@@ -32,7 +32,6 @@ MAX_IMPORT_BYTES = 32 * 1024 * 1024
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
 # Free text that reaches the database: printable, no control characters (PostgreSQL
 # refuses NUL in text, and bad input is never a 500).
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 LOT_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 CSV_BODY: dict[str, Any] = {

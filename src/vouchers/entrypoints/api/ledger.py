@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query
 from vouchers.domain.access import Permission, Principal, authorize
 from vouchers.domain.customers import EXTERNAL_REF
 from vouchers.entrypoints.api.deps import AppDep, require
+from vouchers.entrypoints.api.schemas_catalogue import MAX_ID
 from vouchers.entrypoints.api.wallets import amounts, money
 from vouchers.errors import CustomerNotFoundError
 from vouchers.services import ledger as service
@@ -25,7 +26,6 @@ from vouchers.services.ports import JournalEntry
 router = APIRouter(tags=["ledger"])
 
 MAX_PAGE = 500
-MAX_ID = 2**63 - 1
 
 
 def entry_public(entry: JournalEntry) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from vouchers.domain.lifecycle import Process
 from vouchers.entrypoints.api.deps import AppDep, actor_name, require
 from vouchers.entrypoints.api.runs import submit
 from vouchers.entrypoints.api.schemas_catalogue import (
+    PRINTABLE,
     LotAmend,
     LotCreate,
     LotPublic,
@@ -30,7 +31,9 @@ from vouchers.services.runs import criteria_of
 
 router = APIRouter(prefix="/lots", tags=["lots"])
 
-LotRef = Annotated[str, Path(min_length=1, max_length=32, description="Alternative code or id.")]
+LotRef = Annotated[
+    str, Path(min_length=1, max_length=32, pattern=PRINTABLE, description="Alternative code or id.")
+]
 
 
 @router.get("")

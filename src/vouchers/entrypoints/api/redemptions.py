@@ -29,13 +29,13 @@ from vouchers.bootstrap import App
 from vouchers.domain.access import Permission, Principal, authorize
 from vouchers.domain.redemptions import Channel, Redemption
 from vouchers.entrypoints.api.customers import (
-    PRINTABLE,
     CustomerRef,
     ExternalRef,
     Reference,
     load_customer,
 )
 from vouchers.entrypoints.api.deps import API_PREFIX, AppDep, actor_name, require
+from vouchers.entrypoints.api.schemas_catalogue import MAX_ID, PRINTABLE
 from vouchers.entrypoints.api.wallets import (
     AMOUNT,
     REPLAYED_HEADER,
@@ -51,7 +51,6 @@ from vouchers.services.redemptions import RedemptionRequest, RedemptionResult
 
 router = APIRouter(tags=["redemptions"])
 
-MAX_ID = 2**63 - 1
 RedemptionId = Annotated[int, Path(ge=1, le=MAX_ID, description="The redemption's id.")]
 
 

@@ -24,12 +24,21 @@ from vouchers.errors import AmountError
 from vouchers.services.ports import HistoryEntry
 from vouchers.services.vouchers import VoucherView
 
+# Text a person or a host platform sends: one line without control characters, or (notes)
+# lines of it. PostgreSQL cannot store NUL at all; SQLite would, and nobody could see it.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+MAX_ID = 2**63 - 1  # the largest BIGINT; ids and numbers above it cannot exist
+
 Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Notes = Annotated[str, Field(max_length=2000)]
-Amount = Annotated[str, Field(min_length=1, max_length=40, examples=["50.00"])]
-Word = Annotated[str, Field(min_length=1, max_length=64)]
-Ref = Annotated[str, Field(min_length=1, max_length=32, description="Alternative code or id.")]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
+Notes = Annotated[str, Field(max_length=2000, pattern=MULTILINE)]
+Amount = Annotated[str, Field(min_length=1, max_length=40, examples=["50.00"], pattern=PRINTABLE)]
+Word = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
+Ref = Annotated[
+    str,
+    Field(min_length=1, max_length=32, pattern=PRINTABLE, description="Alternative code or id."),
+]
 Number = Annotated[StrictInt, Field(ge=1, le=2**62)]
 Count = Annotated[StrictInt, Field(ge=1, le=100_000_000)]
 Days = Annotated[StrictInt, Field(ge=1, le=36_500)]
@@ -40,7 +49,9 @@ def parse_ref(text: str | int) -> int | str:
     if isinstance(text, int):
         return text
     stripped = text.strip()
-    return int(stripped) if stripped.isascii() and stripped.isdigit() else stripped
+    if stripped.isascii() and stripped.isdigit() and int(stripped) <= MAX_ID:
+        return int(stripped)
+    return stripped  # a code (one of only digits too long for an id matches no code either)
 
 
 def money(minor: int | None, code: str) -> str | None:
@@ -270,7 +281,7 @@ class HistoryEntryPublic(BaseModel):
 class RevealCreate(Input):
     """Why the code is shown; kept in the voucher's history."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=PRINTABLE)]
 
 
 class RevealPublic(BaseModel):

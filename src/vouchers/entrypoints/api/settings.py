@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from vouchers.domain.access import Permission, Principal, authorize
-from vouchers.entrypoints.api.customers import PRINTABLE
 from vouchers.entrypoints.api.deps import AppDep, actor_name, require
+from vouchers.entrypoints.api.schemas_catalogue import PRINTABLE
 from vouchers.services import settings as service
 
 router = APIRouter(tags=["settings"])

@@ -27,6 +27,7 @@ from vouchers.domain.voucher_types import (
 )
 from vouchers.entrypoints.api.deps import AppDep, actor_name, require
 from vouchers.entrypoints.api.schemas_catalogue import (
+    PRINTABLE,
     Amount,
     Code,
     Days,
@@ -268,7 +269,9 @@ router = APIRouter(prefix="/voucher-types", tags=["voucher types"])
 
 Reader = Annotated[Principal, Depends(require(Permission.TYPES_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.TYPES_WRITE))]
-TypeRef = Annotated[str, Path(min_length=1, max_length=32, description="Alternative code or id.")]
+TypeRef = Annotated[
+    str, Path(min_length=1, max_length=32, pattern=PRINTABLE, description="Alternative code or id.")
+]
 
 
 @router.get("")

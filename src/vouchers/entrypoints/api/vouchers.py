@@ -21,6 +21,7 @@ from vouchers.domain.vouchers import VoucherState
 from vouchers.entrypoints.api.deps import AppDep, actor_name, require
 from vouchers.entrypoints.api.runs import submit
 from vouchers.entrypoints.api.schemas_catalogue import (
+    PRINTABLE,
     HistoryEntryPublic,
     Modification,
     RevealCreate,
@@ -41,7 +42,7 @@ from vouchers.services.vouchers import VoucherView
 router = APIRouter(prefix="/vouchers", tags=["vouchers"])
 
 VoucherNumber = Annotated[int, Path(ge=1, le=2**62, description="The voucher number.")]
-RefQuery = Annotated[str | None, Query(min_length=1, max_length=64)]
+RefQuery = Annotated[str | None, Query(min_length=1, max_length=64, pattern=PRINTABLE)]
 NumberQuery = Annotated[int | None, Query(ge=1, le=2**62)]
 MAX_PAGE = 1000
 IMAGE = {"schema": {"type": "string", "format": "binary"}}
