@@ -34,7 +34,7 @@ from vouchers.entrypoints.api import (
 )
 from vouchers.entrypoints.api.logging import RequestLog
 from vouchers.entrypoints.web import auth as web_auth
-from vouchers.entrypoints.web import templating
+from vouchers.entrypoints.web import portal, templating
 
 API_PREFIX = "/api/v1"
 
@@ -96,6 +96,7 @@ def create_app(app: App, *, background: Sequence[Background] = ()) -> FastAPI:
     ):
         v1.include_router(module.router)
     api.include_router(v1)
+    api.include_router(portal.router)
     web_auth.install(api)
     templating.mount_static(api)
     return api

@@ -10,7 +10,9 @@ address is the connection's peer, or, only when that peer is a trusted proxy
 ``X-Forwarded-For``.
 
 A principal confined to a customer redeems only into its own account (403 otherwise,
-whatever the other reference) and reads only its own redemptions (404 otherwise).
+whatever the other reference) and reads only its own redemptions (404 otherwise). A
+customer's own portal session declares no payment (``amount``, ``payment_reference``:
+403) unless the operator turned ``portal_topups`` on; a host platform's key does.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from vouchers.bootstrap import App
-from vouchers.domain.access import Permission, Principal, authorize
+from vouchers.domain.access import Permission, Principal, PrincipalKind, authorize
 from vouchers.domain.redemptions import Channel, Redemption
 from vouchers.entrypoints.api.customers import (
     PRINTABLE,
@@ -41,8 +43,8 @@ from vouchers.entrypoints.api.wallets import (
 )
 from vouchers.errors import PermissionDeniedError, RedemptionNotFoundError
 from vouchers.services import customers as customer_service
+from vouchers.services import portal, reversals
 from vouchers.services import redemptions as service
-from vouchers.services import reversals
 from vouchers.services.redemptions import RedemptionRequest, RedemptionResult
 
 router = APIRouter(tags=["redemptions"])
@@ -173,7 +175,7 @@ def _request(
         authorize(principal, Permission.REDEMPTIONS_CREATE, customer_id=own.id)
     elif body.create_customer:  # a confined principal's own customer exists already
         authorize(principal, Permission.CUSTOMERS_WRITE)
-    return RedemptionRequest(
+    asked = RedemptionRequest(
         code=body.code,
         customer=body.customer.strip(),
         amount=body.amount,
@@ -187,6 +189,9 @@ def _request(
         idempotency_key=key,
         create_customer=body.create_customer,
     )
+    if principal.kind is PrincipalKind.CUSTOMER:  # a portal session declares no payments
+        portal.check_customer_request(asked, uow=app.uow())
+    return asked
 
 
 @router.post(
