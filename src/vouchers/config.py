@@ -15,7 +15,10 @@ except the key loader, which needs the raw key variables.
 * ``VOUCHERS_SECURE_COOKIES``: ``1`` marks console session cookies ``Secure`` (the server is
   reached over https, directly or behind a TLS-terminating proxy); default ``0``, because
   the embedded default serves plain http on 127.0.0.1.
-* ``VOUCHERS_SESSION_HOURS``: how long a console sign-in lasts; default 8.
+* ``VOUCHERS_SESSION_HOURS``: how long a console or portal sign-in lasts; default 8.
+* ``VOUCHERS_PORTAL_LINK_KEYS``: the secret(s) a host platform signs customer portal links
+  with (docs/portal.md): comma-separated, each at least 32 characters; the first signs,
+  all verify (rotation). Unset: signed links are refused.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vouchers.errors import ValidationError
 
 DEFAULT_HOME = "vouchers-data"
+MIN_LINK_KEY = 32
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Settings:
     embedded_worker: bool = True
     secure_cookies: bool = False
     session_hours: float = 8.0
+    portal_link_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(
@@ -65,6 +70,7 @@ class Settings:
             embedded_worker=_flag(env, "VOUCHERS_EMBEDDED_WORKER", default=True),
             secure_cookies=_flag(env, "VOUCHERS_SECURE_COOKIES", default=False),
             session_hours=_hours(env.get("VOUCHERS_SESSION_HOURS", "8")),
+            portal_link_keys=_link_keys(env.get("VOUCHERS_PORTAL_LINK_KEYS", "")),
         )
 
 
@@ -84,6 +90,16 @@ def _hours(text: str) -> float:
     if not 0 < hours <= 24 * 30:
         raise ValidationError(f"VOUCHERS_SESSION_HOURS must be hours from 0 to 720, not {text!r}")
     return hours
+
+
+def _link_keys(text: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in text.split(",") if key.strip())
+    if any(len(key) < MIN_LINK_KEY for key in keys):
+        raise ValidationError(
+            f"every VOUCHERS_PORTAL_LINK_KEYS secret needs at least {MIN_LINK_KEY} characters "
+            "(make one with: openssl rand -hex 32)"
+        )
+    return keys
 
 
 def sqlite_url(home: Path) -> str:

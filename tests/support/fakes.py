@@ -162,6 +162,8 @@ class _Tables:
     definitions: dict[int, BusinessDefinition] = field(default_factory=dict)
     runs: dict[int, ProcessRun] = field(default_factory=dict)
     customers: dict[int, Customer] = field(default_factory=dict)
+    customer_passwords: dict[int, str] = field(default_factory=dict)
+    portal_link_uses: dict[bytes, datetime] = field(default_factory=dict)  # → expires at
     wallets: dict[tuple[int, str], Wallet] = field(default_factory=dict)
     journal: dict[int, JournalEntry] = field(default_factory=dict)  # stored with their ids
     redemptions: dict[int, Redemption] = field(default_factory=dict)
@@ -854,6 +856,29 @@ class FakeCustomerRepository:
             key=lambda c: c.external_ref,
         )
         return found[:limit]
+
+    def password_hash(self, customer_id: int) -> str | None:
+        return self._t.customer_passwords.get(customer_id)
+
+    def set_password_hash(
+        self, customer_id: int, password_hash: str, *, at: datetime, by: str
+    ) -> None:
+        _utc_aware(at)
+        if customer_id not in self._t.customers:  # the foreign key
+            raise StorageError(f"no customer {customer_id}")
+        self._t.customer_passwords[customer_id] = password_hash
+
+    def claim_link(
+        self, use_digest: bytes, *, customer_id: int, at: datetime, expires_at: datetime
+    ) -> bool:
+        _utc_aware(at)
+        uses = self._t.portal_link_uses
+        for digest in [d for d, until in uses.items() if until < at]:
+            del uses[digest]
+        if use_digest in uses:
+            return False
+        uses[use_digest] = expires_at
+        return True
 
 
 class FakeLedgerRepository:

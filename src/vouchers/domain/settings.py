@@ -98,6 +98,11 @@ DEFINITIONS: dict[str, Definition] = {
     "export_four_eyes": Definition(
         "on", "a second finance user approves every export of secrets (on/off)", _switch
     ),
+    "portal_topups": Definition(
+        "off",
+        "customers may type a top-up amount in the portal, credited as paid (on/off)",
+        _switch,
+    ),
     "guess_alert_per_window": Definition(
         "1000",
         "unknown codes across all customers per window that raise an alert",

@@ -1,14 +1,16 @@
-"""Use cases for customers: create, read, list, update (KYC, block), and their balances."""
+"""Use cases for customers: create, read, list, update (KYC, block), their balances, and the
+portal password staff set for them (signing in with it is ``vouchers.services.portal``)."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
+from vouchers.domain.access import check_password
 from vouchers.domain.customers import Customer, CustomerStatus
 from vouchers.domain.ledger import Wallet
 from vouchers.errors import ValidationError
-from vouchers.services.ports import Clock, UnitOfWork
+from vouchers.services.ports import Clock, PasswordHasher, UnitOfWork
 
 UPDATABLE = frozenset({"name", "phone", "email", "kyc_verified", "status"})
 
@@ -96,3 +98,40 @@ def customer_wallets(ref: int | str, *, uow: UnitOfWork) -> tuple[Customer, list
     with uow:
         customer = uow.customers.get(_ref(ref))
         return customer, uow.ledger.wallets(customer.require_id())
+
+
+def set_customer_password(
+    ref: int | str,
+    password: str,
+    *,
+    uow: UnitOfWork,
+    passwords: PasswordHasher,
+    clock: Clock,
+    actor: str,
+) -> Customer:
+    """Set, or reset, the password a customer signs in to the portal with (Argon2-hashed).
+
+    Goes to the outbox as ``customer.password_set`` (who, and whether one was replaced;
+    never the password). Raises ValidationError for a password of fewer than 12 or more
+    than 1024 characters, CustomerNotFoundError.
+    """
+    check_password(password)
+    try:
+        password.encode()
+    except UnicodeEncodeError:
+        raise ValidationError("a password must be valid Unicode text") from None
+    new_hash = passwords.hash(password)
+    now = clock()
+    with uow:
+        customer = uow.customers.get(_ref(ref))
+        customer_id = customer.require_id()
+        uow.customers.lock(customer_id)  # two staff setting it at once: one after the other
+        replaced = uow.customers.password_hash(customer_id) is not None
+        uow.customers.set_password_hash(customer_id, new_hash, at=now, by=actor)
+        uow.events.add(
+            "customer.password_set",
+            {"customer": customer.external_ref, "by": actor, "replaced": replaced},
+            at=now,
+        )
+        uow.commit()
+    return customer

@@ -495,6 +495,23 @@ class CustomerRepository(Protocol):
         """Customers in external-reference order after ``after``."""
         ...
 
+    def password_hash(self, customer_id: int) -> str | None:
+        """The customer's portal password hash, None when staff never set one."""
+        ...
+
+    def set_password_hash(
+        self, customer_id: int, password_hash: str, *, at: datetime, by: str
+    ) -> None:
+        """Store (or replace) the customer's portal password hash."""
+        ...
+
+    def claim_link(
+        self, use_digest: bytes, *, customer_id: int, at: datetime, expires_at: datetime
+    ) -> bool:
+        """Remember a signed sign-in link as used until it expires; False when it was
+        used already (a replay). Forgets links that expired before ``at``."""
+        ...
+
 
 class LedgerRepository(Protocol):
     def post(self, entry: JournalEntry) -> int:

@@ -6,6 +6,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from vouchers.bootstrap import App
+from vouchers.errors import ValidationError
+from vouchers.services import customers
+
 API = "/api/v1"
 Keys = dict[str, dict[str, str]]
 TOO_BIG = str(2**70)
@@ -48,12 +52,7 @@ def test_a_reference_of_digits_beyond_any_id_is_simply_not_found(
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_a_nul_that_reaches_storage_is_still_bad_input(app: object) -> None:
-    from vouchers.bootstrap import App
-    from vouchers.errors import ValidationError
-    from vouchers.services import customers
-
-    assert isinstance(app, App)
+def test_a_nul_that_reaches_storage_is_still_bad_input(app: App) -> None:
     if app.engine.dialect.name != "postgresql":
         pytest.skip("SQLite stores NUL characters; only PostgreSQL refuses them")
     with pytest.raises(ValidationError, match="NUL"):

@@ -28,6 +28,7 @@ REQUIREMENTS = {f"require_{p.value.replace('.', '_')}": p for p in Permission}
 # What a refused call must leave exactly as it was (whole rows, not just counts).
 WATCHED = (
     schema.customers,
+    schema.customer_passwords,
     schema.wallets,
     schema.journal_entries,
     schema.postings,
@@ -44,6 +45,7 @@ EXPECTED_ROUTES = {
     ("GET", "/customers"),
     ("GET", "/customers/{ref}"),
     ("PATCH", "/customers/{ref}"),
+    ("POST", "/customers/{ref}/password"),
     ("GET", "/customers/{ref}/wallets"),
     ("POST", "/customers/{ref}/debits"),
     ("GET", "/customers/{ref}/redemptions"),
@@ -139,6 +141,11 @@ def test_every_money_route_refuses_every_role_it_does_not_grant_and_changes_noth
             ("GET", "/customers"): ("/customers", None, headers),
             ("GET", "/customers/{ref}"): ("/customers/C2", None, headers),
             ("PATCH", "/customers/{ref}"): ("/customers/C2", {"name": f"renamed {n}"}, headers),
+            ("POST", "/customers/{ref}/password"): (
+                "/customers/C2/password",
+                {"password": f"matrix password {n}"},
+                headers,
+            ),
             ("GET", "/customers/{ref}/wallets"): ("/customers/C2/wallets", None, headers),
             ("POST", "/customers/{ref}/debits"): (
                 "/customers/C2/debits",

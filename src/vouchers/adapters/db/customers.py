@@ -1,11 +1,13 @@
-"""Customers in and out of the ``customers`` table."""
+"""Customers in and out of the ``customers`` table, with their portal passwords
+(``customer_passwords``) and the signed sign-in links they used (``portal_link_uses``)."""
 
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vouchers.adapters.db import schema
@@ -13,6 +15,8 @@ from vouchers.domain.customers import Customer, CustomerStatus
 from vouchers.errors import CustomerNotFoundError, DuplicateError
 
 _T = schema.customers
+_P = schema.customer_passwords
+_L = schema.portal_link_uses
 
 
 class SqlCustomerRepository:
@@ -50,6 +54,39 @@ class SqlCustomerRepository:
     def list(self, *, after: str = "", limit: int = 100) -> builtins.list[Customer]:
         query = select(_T).where(_T.c.external_ref > after).order_by(_T.c.external_ref)
         return [_from_row(row) for row in self._c.execute(query.limit(limit))]
+
+    def password_hash(self, customer_id: int) -> str | None:
+        found = self._c.execute(
+            select(_P.c.password_hash).where(_P.c.customer_id == customer_id)
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def set_password_hash(
+        self, customer_id: int, password_hash: str, *, at: datetime, by: str
+    ) -> None:
+        values = {"password_hash": password_hash, "changed_at": at, "changed_by": by}
+        changed = self._c.execute(
+            update(_P).where(_P.c.customer_id == customer_id).values(values)
+        ).rowcount
+        if not changed:
+            self._c.execute(insert(_P).values(customer_id=customer_id, **values))
+
+    def claim_link(
+        self, use_digest: bytes, *, customer_id: int, at: datetime, expires_at: datetime
+    ) -> bool:
+        self._c.execute(delete(_L).where(_L.c.expires_at < at))
+        row = {
+            "use_digest": use_digest,
+            "customer_id": customer_id,
+            "used_at": at,
+            "expires_at": expires_at,
+        }
+        try:
+            with self._c.begin_nested():
+                self._c.execute(insert(_L).values(row))
+        except IntegrityError:
+            return False
+        return True
 
     def _one(self, where: Any) -> Customer | None:
         row = self._c.execute(select(_T).where(where)).first()

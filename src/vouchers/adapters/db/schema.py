@@ -415,3 +415,24 @@ api_keys = Table(
     Column("revoked_at", UtcDateTime),
     Column("revoked_by", String(100)),
 )
+
+# The customer portal (docs/portal.md): a customer's password, set by staff, and the
+# signed sign-in links already used (kept until they expire, so a replay is refused).
+customer_passwords = Table(
+    "customer_passwords",
+    metadata,
+    Column("customer_id", ForeignKey("customers.id"), primary_key=True),
+    Column("password_hash", String(255), nullable=False),  # Argon2, self-describing
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("changed_by", String(100), nullable=False),
+)
+
+portal_link_uses = Table(
+    "portal_link_uses",
+    metadata,
+    Column("use_digest", LargeBinary(32), primary_key=True),  # SHA-256 of the signature
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("used_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_portal_link_uses_expires_at", "expires_at"),
+)

@@ -36,7 +36,7 @@ from vouchers.entrypoints.api import (
 from vouchers.entrypoints.api.deps import API_PREFIX
 from vouchers.entrypoints.api.logging import RequestLog
 from vouchers.entrypoints.web import auth as web_auth
-from vouchers.entrypoints.web import templating
+from vouchers.entrypoints.web import portal, templating
 from vouchers.services import access
 
 
@@ -100,6 +100,7 @@ def create_app(app: App, *, background: Sequence[Background] = ()) -> FastAPI:
         settings,
     ):
         api.include_router(module.router, prefix=API_PREFIX)
+    api.include_router(portal.router)
     web_auth.install(api)
     templating.mount_static(api)
     return api

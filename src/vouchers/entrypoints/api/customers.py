@@ -4,7 +4,8 @@ A customer is addressed by its external reference (``/customers/{ref}``). A prin
 confined to one customer (a customer-scoped API key, a portal session) reads only its own
 account: any other reference is answered 404 whether it exists or not, so existence does
 not leak. Listing, creating and updating customers are for unconfined principals only
-(a confined one could otherwise mark itself KYC-verified or unblock itself).
+(a confined one could otherwise mark itself KYC-verified or unblock itself), and so is
+setting a customer's portal password (``POST /customers/{ref}/password``).
 """
 
 from __future__ import annotations
@@ -109,6 +110,39 @@ def create_customer(
     )
     response.headers["Location"] = f"{API_PREFIX}/customers/{quote(created.external_ref, safe='')}"
     return customer_public(created)
+
+
+class CustomerPasswordSet(BaseModel):
+    """The customer's new portal password (12-1024 characters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+@router.post(
+    "/customers/{ref}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set or reset a customer's portal password",
+)
+def set_customer_password(
+    ref: CustomerRef,
+    body: CustomerPasswordSet,
+    app: AppDep,
+    principal: Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))],
+) -> None:
+    """Set the password the customer signs in to the portal with, replacing any earlier one
+    (the customer's sessions signed in with the old one last until they expire)."""
+    authorize(principal, Permission.CUSTOMERS_WRITE)  # confined principals set none
+    customer = load_customer(ref, principal, Permission.CUSTOMERS_WRITE, app=app)
+    service.set_customer_password(
+        customer.require_id(),
+        body.password,
+        uow=app.uow(),
+        passwords=app.passwords,
+        clock=app.clock,
+        actor=actor_name(principal),
+    )
 
 
 @router.get("/customers")

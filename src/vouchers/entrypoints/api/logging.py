@@ -4,8 +4,10 @@ The access line carries the request id (``X-Request-ID`` taken from the caller w
 sane, else made here, and always sent back), method, path with its query, status,
 ``duration_ms``, the principal's name and the client address. A ``code`` query parameter
 (the redemption page's ``/redeem?code=…``) is masked before anything is written: a code in
-an access log is a code in clear in every log store it is shipped to. Uvicorn's own access
-log, which would print the raw query, is turned off by ``vouchers serve``.
+an access log is a code in clear in every log store it is shipped to. So is the ``sig`` of
+a portal sign-in link (``/portal/link?…&sig=…``), a credential until the link expires.
+Uvicorn's own access log, which would print the raw query, is turned off by ``vouchers
+serve``.
 
 The same middleware feeds the metrics (``vouchers.entrypoints.api.metrics``), so both see
 the same route template, status and duration.
@@ -33,7 +35,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ACCESS_LOGGER = "vouchers.access"
 REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-MASKED_PARAMETERS = frozenset({"code"})
+MASKED_PARAMETERS = frozenset({"code", "sig"})
 LOG_MASK = "*"  # not the display mask "•": logs stay ASCII and unescaped
 _FIELDS = ("request_id", "method", "path", "status", "duration_ms", "principal", "client")
 
@@ -77,7 +79,8 @@ def mask_code(value: str) -> str:
 
 
 def mask_query(query: str) -> str:
-    """The query string with every ``code`` parameter masked (and nothing else changed)."""
+    """The query string with every ``code`` and ``sig`` parameter masked (and nothing else
+    changed)."""
     if not query:
         return query
     pairs = parse_qsl(query, keep_blank_values=True)

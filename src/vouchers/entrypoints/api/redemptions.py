@@ -10,7 +10,9 @@ address is the connection's peer, or, only when that peer is a trusted proxy
 ``X-Forwarded-For``.
 
 A principal confined to a customer redeems only into its own account (403 otherwise,
-whatever the other reference) and reads only its own redemptions (404 otherwise).
+whatever the other reference) and reads only its own redemptions (404 otherwise). A
+customer's own portal session declares no payment (``amount``, ``payment_reference``:
+403) unless the operator turned ``portal_topups`` on; a host platform's key does.
 
 The two hot routes are ``async`` and hand only the service call to the thread pool: a
 plain ``def`` route would also validate its response there, a second thread hop a request.
@@ -26,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from vouchers.bootstrap import App
-from vouchers.domain.access import Permission, Principal, authorize
+from vouchers.domain.access import Permission, Principal, PrincipalKind, authorize
 from vouchers.domain.redemptions import Channel, Redemption
 from vouchers.entrypoints.api.customers import (
     CustomerRef,
@@ -45,8 +47,8 @@ from vouchers.entrypoints.api.wallets import (
 )
 from vouchers.errors import PermissionDeniedError, RedemptionNotFoundError
 from vouchers.services import customers as customer_service
+from vouchers.services import portal, reversals
 from vouchers.services import redemptions as service
-from vouchers.services import reversals
 from vouchers.services.redemptions import RedemptionRequest, RedemptionResult
 
 router = APIRouter(tags=["redemptions"])
@@ -176,7 +178,7 @@ def _request(
         authorize(principal, Permission.REDEMPTIONS_CREATE, customer_id=own.id)
     elif body.create_customer:  # a confined principal's own customer exists already
         authorize(principal, Permission.CUSTOMERS_WRITE)
-    return RedemptionRequest(
+    asked = RedemptionRequest(
         code=body.code,
         customer=body.customer.strip(),
         amount=body.amount,
@@ -190,6 +192,9 @@ def _request(
         idempotency_key=key,
         create_customer=body.create_customer,
     )
+    if principal.kind is PrincipalKind.CUSTOMER:  # a portal session declares no payments
+        portal.check_customer_request(asked, uow=app.uow())
+    return asked
 
 
 @router.post(
@@ -211,16 +216,18 @@ async def redeem(
     ``voucher-unknown``, ``minimum-activation``, …; customers hear only
     ``voucher-unavailable``), 429 with ``Retry-After`` during a lock-out.
     """
-    asked = _request(body, request, principal, idempotency_key, app)
-    result = await run_in_threadpool(
-        service.redeem_voucher,
-        asked,
-        uow=app.uow(),
-        vault=app.vault,
-        clock=app.clock,
-        actor=actor_name(principal),
-        codebook=app.codebook,
-    )
+
+    def run() -> RedemptionResult:  # in the thread pool: it reads and writes the database
+        return service.redeem_voucher(
+            _request(body, request, principal, idempotency_key, app),
+            uow=app.uow(),
+            vault=app.vault,
+            clock=app.clock,
+            actor=actor_name(principal),
+            codebook=app.codebook,
+        )
+
+    result = await run_in_threadpool(run)
     if result.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers[REPLAYED_HEADER] = "true"
@@ -239,16 +246,18 @@ async def validate(
 ) -> dict[str, Any]:
     """The checks of a redemption and what it would credit; nothing moves (failed codes
     still count toward lock-outs). An ``Idempotency-Key`` is accepted and ignored."""
-    asked = _request(body, request, principal, None, app)
-    result = await run_in_threadpool(
-        service.validate_redemption,
-        asked,
-        uow=app.uow(),
-        vault=app.vault,
-        clock=app.clock,
-        actor=actor_name(principal),
-        codebook=app.codebook,
-    )
+
+    def run() -> RedemptionResult:  # in the thread pool: it reads the database
+        return service.validate_redemption(
+            _request(body, request, principal, None, app),
+            uow=app.uow(),
+            vault=app.vault,
+            clock=app.clock,
+            actor=actor_name(principal),
+            codebook=app.codebook,
+        )
+
+    result = await run_in_threadpool(run)
     return result_public(result, dry_run=True)
 
 

@@ -1,15 +1,18 @@
 """Console sign-in: ``POST /api/v1/sessions`` (username and password), ``GET
 /api/v1/sessions/current``, ``DELETE /api/v1/sessions``; and the session store that turns a
-session cookie back into a principal.
+session cookie back into a principal (a staff user, or a customer signed in to the portal
+by ``vouchers.entrypoints.web.portal``).
 
 Sessions are signed and stateless, not rows: the cookie carries the username, roles, an
-expiry, a random session id and a CSRF token, signed with HMAC-SHA-256 under a key derived
-from the key file's lookup keys (``HMAC(lookup key, "vouchers console sessions v1")``).
-No migration, no table to sweep, and any number of ``vouchers serve`` processes accept each
-other's cookies. The price, documented in docs/api.md: signing out clears the cookies but
-cannot revoke a copied cookie before it expires (``VOUCHERS_SESSION_HOURS``, default 8),
-and a deactivated user or changed roles take effect at the next sign-in. Rotating the keys
-keeps sessions valid until ``keys finish-rotation`` drops the old lookup key.
+expiry, a random session id and a CSRF token (a customer's portal session also its kind
+``"k": "customer"`` and its customer id ``c``, with the customer reference as the name),
+signed with HMAC-SHA-256 under a key derived from the key file's lookup keys
+(``HMAC(lookup key, "vouchers console sessions v1")``). No migration, no table to sweep,
+and any number of ``vouchers serve`` processes accept each other's cookies. The price,
+documented in docs/api.md: signing out clears the cookies but cannot revoke a copied
+cookie before it expires (``VOUCHERS_SESSION_HOURS``, default 8), and a deactivated user
+or changed roles take effect at the next sign-in. Rotating the keys keeps sessions valid
+until ``keys finish-rotation`` drops the old lookup key.
 
 CSRF: signed double submit. Sign-in also sets a readable ``vouchers_csrf`` cookie (and
 returns the token); every unsafe request authenticated by the session cookie must echo it
@@ -37,7 +40,12 @@ from pydantic import BaseModel, Field
 from vouchers.bootstrap import App
 from vouchers.domain.access import Principal, PrincipalKind, Role
 from vouchers.entrypoints.api.deps import AppDep, CurrentPrincipal
-from vouchers.errors import AuthenticationError, PermissionDeniedError, TooManyAttemptsError
+from vouchers.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    TooManyAttemptsError,
+    ValidationError,
+)
 from vouchers.services import access
 
 SESSION_COOKIE = "vouchers_session"
@@ -124,9 +132,9 @@ class SignedSessions:
         return [hmac.new(ring.lookup_keys[i], _CONTEXT, hashlib.sha256).digest() for i in ids]
 
     def issue(self, principal: Principal) -> tuple[str, dict[str, Any]]:
-        """A signed token for ``principal`` and the payload it carries."""
+        """A signed token for ``principal`` (staff, or a portal customer) and its payload."""
         expires = self.app.clock() + self.lifetime
-        payload = {
+        payload: dict[str, Any] = {
             "v": 1,
             "sid": secrets.token_urlsafe(16),
             "u": principal.name,
@@ -134,6 +142,10 @@ class SignedSessions:
             "exp": int(expires.timestamp()),
             "csrf": secrets.token_urlsafe(24),
         }
+        if principal.kind is PrincipalKind.CUSTOMER:
+            payload |= {"k": PrincipalKind.CUSTOMER.value, "c": principal.customer_id}
+        elif principal.kind is not PrincipalKind.STAFF:
+            raise ValueError(f"no sessions for {principal.kind} principals")
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
         signature = _b64(hmac.new(self._keys()[0], body.encode(), hashlib.sha256).digest())
         return f"{body}.{signature}", payload
@@ -188,11 +200,24 @@ class SignedSessions:
 
     @staticmethod
     def principal_of(payload: dict[str, Any]) -> Principal | None:
-        """The principal a valid session payload names."""
+        """The principal a valid session payload names: a staff user, or a portal customer
+        (role ``customer``, confined to its customer id)."""
         try:
             roles = frozenset(Role(name) for name in payload["r"])
+            if payload.get("k") == PrincipalKind.CUSTOMER.value:
+                customer_id = payload["c"]
+                if not isinstance(customer_id, int) or isinstance(customer_id, bool):
+                    return None
+                return Principal(
+                    name=str(payload["u"]),
+                    kind=PrincipalKind.CUSTOMER,
+                    roles=roles,
+                    customer_id=customer_id,
+                )
+            if "k" in payload:
+                return None
             return Principal(name=str(payload["u"]), kind=PrincipalKind.STAFF, roles=roles)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError, ValidationError):
             return None
 
     def set_cookies(self, response: Response, token: str, payload: dict[str, Any]) -> None:

@@ -1,5 +1,5 @@
 """``vouchers customers``: create, show (with balances and recent redemptions), list and
-update the customers who redeem vouchers.
+update the customers who redeem vouchers, and set their portal password.
 
 A customer is named on the command line by its external reference (the host platform's
 account number), never by its internal id, so a reference made of digits is not mistaken
@@ -8,6 +8,7 @@ for one.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -157,6 +158,48 @@ def update(
         )
     data = render.customer(updated)
     emit(data, as_json=as_json, human=lambda: _print_fields(data))
+
+
+@app.command("set-password")
+def set_password(
+    ctx: typer.Context,
+    ref: CustomerRef,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from the first line of standard input."
+        ),
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Set or reset the password the customer signs in to the portal with.
+
+    Prompted for twice on the terminal unless --password-stdin; never an argument (argv is
+    visible to every user of the machine).
+    """
+    with handled(as_json=as_json):
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        cli = state(ctx)
+        app_ = cli.app()
+        customer = service.set_customer_password(
+            ref,
+            password,
+            uow=app_.uow(),
+            passwords=app_.passwords,
+            clock=app_.clock,
+            actor=cli.settings.actor,
+        )
+    data = {"external_ref": customer.external_ref, "password_set": True}
+    emit(
+        data,
+        as_json=as_json,
+        human=lambda: console.print(
+            f"portal password set for {customer.external_ref}", highlight=False, markup=False
+        ),
+    )
 
 
 def print_balances(balances: list[dict[str, Any]]) -> None:

@@ -23,6 +23,7 @@ from vouchers.entrypoints.cli import (
     keys,
     ledger,
     lots,
+    portal,
     processes,
     qr_codes,
     redemptions,
@@ -33,7 +34,7 @@ from vouchers.entrypoints.cli import (
     vouchers,
 )
 from vouchers.entrypoints.cli import settings as operator_settings
-from vouchers.entrypoints.cli.context import CliState
+from vouchers.entrypoints.cli.context import CliState, handled
 
 app = typer.Typer(
     name="vouchers",
@@ -62,6 +63,7 @@ serve.register(app)
 exports.register(app)
 imports.register(app)
 qr_codes.register(app)
+portal.register(app)
 
 
 @app.callback()
@@ -84,7 +86,8 @@ def root(
     ] = None,
 ) -> None:
     """Global options, read before any command runs."""
-    settings = Settings.from_env(home=home, database_url=database_url, actor=actor)
+    with handled():  # a malformed variable is one error line, not a traceback
+        settings = Settings.from_env(home=home, database_url=database_url, actor=actor)
     ctx.obj = CliState(settings)
     ctx.call_on_close(ctx.obj.close)
 

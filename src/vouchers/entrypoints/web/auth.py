@@ -3,7 +3,8 @@
 Pages use the same signed session cookie as the API (``api.sessions``). A page that needs
 someone signed in depends on ``PagePrincipal``: without a valid session the browser is sent
 to the sign-in page of the page's area (``/console/sign-in`` or ``/portal/sign-in``) with
-``next`` set, rather than getting a problem document. A form that changes something posts
+``next`` set, rather than getting a problem document; a customer's session counts as
+nobody in the console. A form that changes something posts
 the session's CSRF token in a hidden ``csrf_token`` field (``FormPrincipal`` checks it; the
 API's ``X-CSRF-Token`` header is for scripts), so every main action works without
 JavaScript. Templates get the token from ``csrf_token(request)``.
@@ -17,7 +18,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from vouchers.domain.access import Principal
+from vouchers.domain.access import Principal, PrincipalKind
 from vouchers.entrypoints.api.sessions import SignedSessions
 from vouchers.errors import PermissionDeniedError
 
@@ -68,9 +69,12 @@ def page_principal(request: Request) -> Principal:
     sessions: SignedSessions = request.app.state.sessions
     payload = sessions.payload(request)
     principal = None if payload is None else sessions.principal_of(payload)
+    area = area_of(request)
+    if principal is not None and area == "console" and principal.kind is PrincipalKind.CUSTOMER:
+        principal = None  # a customer's session never opens the staff console
     if principal is None:
         next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(area_of(request), next_path)
+        raise SignInRequired(area, next_path)
     request.state.principal = principal
     return principal
 
