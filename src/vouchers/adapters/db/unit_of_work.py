@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from vouchers.adapters.db.access import SqlApiKeyRepository, SqlStaffUserRepository
 from vouchers.adapters.db.customers import SqlCustomerRepository
+from vouchers.adapters.db.dashboard import SqlDashboardRepository
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
 from vouchers.adapters.db.exports import SqlExportRepository
 from vouchers.adapters.db.ledger import SqlLedgerRepository
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
     events: SqlEventRepository
     users: SqlStaffUserRepository
     api_keys: SqlApiKeyRepository
+    dashboard: SqlDashboardRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -83,6 +85,7 @@ class SqlUnitOfWork:
         self.events = SqlEventRepository(connection)
         self.users = SqlStaffUserRepository(connection)
         self.api_keys = SqlApiKeyRepository(connection)
+        self.dashboard = SqlDashboardRepository(connection)
         return self
 
     def __exit__(

@@ -34,7 +34,7 @@ from vouchers.entrypoints.api import (
 )
 from vouchers.entrypoints.api.logging import RequestLog
 from vouchers.entrypoints.web import auth as web_auth
-from vouchers.entrypoints.web import templating
+from vouchers.entrypoints.web import console, templating
 
 API_PREFIX = "/api/v1"
 
@@ -97,5 +97,6 @@ def create_app(app: App, *, background: Sequence[Background] = ()) -> FastAPI:
         v1.include_router(module.router)
     api.include_router(v1)
     web_auth.install(api)
+    console.install(api)  # the staff console at /console; / redirects there
     templating.mount_static(api)
     return api
