@@ -80,6 +80,7 @@ from vouchers.services.ports import (
     JournalEntry,
     NewVouchers,
     RecordedRedemption,
+    RedeemedTally,
     RedemptionContext,
     SealedSecret,
     SealedVoucher,
@@ -88,6 +89,7 @@ from vouchers.services.ports import (
     UnitOfWork,
     VoucherCriteria,
     VoucherQuery,
+    VoucherTally,
 )
 
 
@@ -693,8 +695,9 @@ class FakeRunRepository:
     def history_rows(self, run_id: int) -> int:
         return sum(1 for entry in self._t.history if entry.run_id == run_id)
 
-    def recent(self, *, limit: int = 50) -> builtins.list[ProcessRun]:
-        return [self._t.runs[key] for key in sorted(self._t.runs, reverse=True)][:limit]
+    def recent(self, *, limit: int = 50, before: int | None = None) -> builtins.list[ProcessRun]:
+        keys = [key for key in sorted(self._t.runs, reverse=True) if before is None or key < before]
+        return [self._t.runs[key] for key in keys][:limit]
 
     def with_expired_files(self, now: datetime) -> builtins.list[ProcessRun]:
         return [
@@ -1271,6 +1274,59 @@ class FakeApiKeyRepository:
         return dataclasses.replace(key, customer_ref=customer.external_ref if customer else None)
 
 
+class FakeDashboardRepository:
+    """``SqlDashboardRepository`` over the fake tables: the same tallies, computed in Python."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def voucher_tallies(
+        self,
+        *,
+        now: datetime,
+        day_start: datetime,
+        month_start: datetime,
+        lot_id: int | None = None,
+    ) -> builtins.list[VoucherTally]:
+        groups: dict[tuple[VoucherState, str], list[int]] = {}
+        for row in self._t.vouchers.values():
+            voucher = row.voucher
+            if lot_id is not None and voucher.lot_id != lot_id:
+                continue
+            tally = groups.setdefault((voucher.state_at(now), voucher.currency), [0, 0, 0, 0])
+            value = voucher.value_minor
+            tally[0] += 1
+            tally[1] += value
+            tally[2] += value if voucher.created_at >= day_start else 0
+            tally[3] += value if voucher.created_at >= month_start else 0
+        return [
+            VoucherTally(state, code, count, value, today, month)
+            for (state, code), (count, value, today, month) in groups.items()
+        ]
+
+    def redeemed_tallies(
+        self, *, day_start: datetime, month_start: datetime
+    ) -> builtins.list[RedeemedTally]:
+        groups: dict[str, list[int]] = {}
+        for redemption in self._t.redemptions.values():
+            if (
+                redemption.status is not RedemptionStatus.COMPLETED
+                or redemption.redeemed_at < month_start
+            ):
+                continue
+            credit = redemption.credit
+            tally = groups.setdefault(credit.currency, [0] * 6)
+            today = redemption.redeemed_at >= day_start
+            for index, amount in enumerate((1, credit.value_minor, credit.bonus_minor)):
+                tally[index] += amount if today else 0
+                tally[index + 3] += amount
+        return [RedeemedTally(code, *groups[code]) for code in sorted(groups)]
+
+    def active_lockouts(self, *, now: datetime, limit: int = 20) -> builtins.list[Lockout]:
+        found = [lockout for lockout in self._t.lockouts.values() if lockout.until > now]
+        return sorted(found, key=lambda lockout: lockout.until, reverse=True)[:limit]
+
+
 class FakeUnitOfWork:
     """Re-enterable like the SQL one: each ``with`` block is one transaction on a copy."""
 
@@ -1367,6 +1423,10 @@ class FakeUnitOfWork:
     @property
     def api_keys(self) -> FakeApiKeyRepository:
         return FakeApiKeyRepository(self._open())
+
+    @property
+    def dashboard(self) -> FakeDashboardRepository:
+        return FakeDashboardRepository(self._open())
 
 
 def _conforms(uow: FakeUnitOfWork) -> UnitOfWork:

@@ -322,7 +322,9 @@ class RunRepository(Protocol):
         """How many history rows the run wrote (proof that its transaction committed)."""
         ...
 
-    def recent(self, *, limit: int = 50) -> list[ProcessRun]: ...
+    def recent(self, *, limit: int = 50, before: int | None = None) -> list[ProcessRun]:
+        """The newest runs (numbered below ``before``, when given), newest first."""
+        ...
 
     def with_expired_files(self, now: datetime) -> list[ProcessRun]:
         """Runs that still hold a result file whose retention ended at or before ``now``."""
@@ -387,6 +389,57 @@ class CounterRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class VoucherTally:
+    """Vouchers of one state (as of now) and currency, and the face value of those among
+    them generated since the start of today and of this month (``DashboardRepository``)."""
+
+    state: VoucherState
+    currency: str
+    count: int
+    value_minor: int
+    issued_today_minor: int
+    issued_month_minor: int
+
+
+@dataclass(frozen=True)
+class RedeemedTally:
+    """Completed redemptions of one currency since the start of today and of this month."""
+
+    currency: str
+    count_today: int
+    value_today_minor: int
+    bonus_today_minor: int
+    count_month: int
+    value_month_minor: int
+    bonus_month_minor: int
+
+
+class DashboardRepository(Protocol):
+    """Aggregates for the staff console's dashboard and lot pages."""
+
+    def voucher_tallies(
+        self,
+        *,
+        now: datetime,
+        day_start: datetime,
+        month_start: datetime,
+        lot_id: int | None = None,
+    ) -> list[VoucherTally]:
+        """Vouchers by state as of ``now`` and currency (of one lot, or all)."""
+        ...
+
+    def redeemed_tallies(
+        self, *, day_start: datetime, month_start: datetime
+    ) -> list[RedeemedTally]:
+        """Completed redemptions since ``month_start`` by currency."""
+        ...
+
+    def active_lockouts(self, *, now: datetime, limit: int = 20) -> list[Lockout]:
+        """Subjects locked out at ``now``, the latest to end first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction; ``with uow:`` begins it, ``commit()`` ends it, leaving rolls back."""
 
@@ -437,6 +490,9 @@ class UnitOfWork(Protocol):
 
     @property
     def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def dashboard(self) -> DashboardRepository: ...
 
     def __enter__(self) -> Self: ...
 

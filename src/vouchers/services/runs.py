@@ -169,10 +169,11 @@ def get_run(run_id: int, *, uow: UnitOfWork) -> ProcessRun:
         return uow.runs.get(run_id)
 
 
-def list_runs(*, uow: UnitOfWork, limit: int = 50) -> list[ProcessRun]:
-    """The most recent runs, newest first."""
+def list_runs(*, uow: UnitOfWork, limit: int = 50, before: int | None = None) -> list[ProcessRun]:
+    """The most recent runs, newest first; with ``before``, those numbered below it (the
+    next page of a keyset walk)."""
     with uow:
-        return uow.runs.recent(limit=limit)
+        return uow.runs.recent(limit=limit, before=before)
 
 
 # -- carrying a run out ----------------------------------------------------------------

@@ -88,8 +88,11 @@ class SqlRunRepository:
         query = select(_R).where(_R.c.result_file.is_not(None), _R.c.file_expires_at <= now)
         return [_from_row(row) for row in self._c.execute(query.order_by(_R.c.id))]
 
-    def recent(self, *, limit: int = 50) -> list[ProcessRun]:
-        rows = self._c.execute(select(_R).order_by(_R.c.id.desc()).limit(limit))
+    def recent(self, *, limit: int = 50, before: int | None = None) -> list[ProcessRun]:
+        query = select(_R).order_by(_R.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(_R.c.id < before)
+        rows = self._c.execute(query)
         return [_from_row(row) for row in rows]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from vouchers.adapters.db.access import SqlApiKeyRepository, SqlStaffUserRepository
 from vouchers.adapters.db.customers import SqlCustomerRepository
+from vouchers.adapters.db.dashboard import SqlDashboardRepository
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
 from vouchers.adapters.db.engine import SQLITE_BUSY_TIMEOUT_MS, writer_gate
 from vouchers.adapters.db.exports import SqlExportRepository
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
     events: SqlEventRepository
     users: SqlStaffUserRepository
     api_keys: SqlApiKeyRepository
+    dashboard: SqlDashboardRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
         self.events = SqlEventRepository(connection)
         self.users = SqlStaffUserRepository(connection)
         self.api_keys = SqlApiKeyRepository(connection)
+        self.dashboard = SqlDashboardRepository(connection)
         return self
 
     def __exit__(

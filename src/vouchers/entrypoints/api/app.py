@@ -36,7 +36,7 @@ from vouchers.entrypoints.api import (
 from vouchers.entrypoints.api.deps import API_PREFIX
 from vouchers.entrypoints.api.logging import RequestLog
 from vouchers.entrypoints.web import auth as web_auth
-from vouchers.entrypoints.web import portal, templating
+from vouchers.entrypoints.web import console, portal, templating
 from vouchers.services import access
 
 
@@ -102,5 +102,6 @@ def create_app(app: App, *, background: Sequence[Background] = ()) -> FastAPI:
         api.include_router(module.router, prefix=API_PREFIX)
     api.include_router(portal.router)
     web_auth.install(api)
+    console.install(api)  # the staff console at /console; / redirects there
     templating.mount_static(api)
     return api
