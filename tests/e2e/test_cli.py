@@ -185,6 +185,9 @@ def test_demo_creates_the_data_directory_and_a_second_run_adds_a_lot(cli: Cli) -
     assert first["admin"]["username"] == second["admin"]["username"] == "admin"
     assert first["admin"]["password"]
     assert second["admin"]["password"] is None  # the password is printed once
+    assert first["portal"]["customer"] == "DEMO-1"
+    assert first["portal"]["password"]
+    assert second["portal"]["password"] is None  # set and printed once, like the admin's
     assert first["url"] is None  # --no-serve
     assert len(cli.json("types", "list")) == 5  # one type for each source document
     assert len(cli.json("lots", "list")) == 4 + 3

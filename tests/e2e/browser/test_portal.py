@@ -12,6 +12,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from support.browser import screenshot_dir
+from support.console import make_staff
+from support.console import sign_in as console_sign_in
+from support.factories import clear_codes
 from support.portal import (
     PASSWORD,
     REFILL,
@@ -50,7 +53,7 @@ def balance_total(page: Page, currency: str = "EUR") -> str:
 
 
 def test_a_customer_with_balance_0_redeems_two_refill_coupons_of_10_and_sees_20(
-    app: App, page: Page
+    app: App, page: Page, browser: Browser, base_url: str
 ) -> None:
     # Given two refill coupons of 10 and a customer whose password staff set
     first, second = refill_coupons(app, 2)
@@ -91,6 +94,20 @@ def test_a_customer_with_balance_0_redeems_two_refill_coupons_of_10_and_sees_20(
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("10.00 EUR")
     shot(page, "home-20")
+
+    # And support, in the staff console, sees both coupons used, with the date and by C1
+    make_staff(app, "sam")
+    staff = browser.new_context(base_url=base_url)
+    console = staff.new_page()
+    console_sign_in(console, "sam")
+    numbers = {code: number for number, code in clear_codes(app).items()}
+    for code in (first, second):
+        console.goto(f"/console/vouchers/{numbers[code]}")
+        expect(console.locator("h1")).to_contain_text("used")
+        used = console.locator("dt:text-is('Used') + dd")
+        expect(used).to_have_text(re.compile(r"^2026-11-27 12:00 UTC by C1$"))
+    console.screenshot(path=screenshot_dir() / "console-voucher-used.png", full_page=True)
+    staff.close()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

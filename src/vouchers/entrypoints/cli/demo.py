@@ -6,7 +6,8 @@ with a generated lot, listed; the VoIP carrier's ×2 top-up bonus ``VOIPX2``; th
 broker's deposit voucher ``FXDEP``; the refill coupons ``REFILL``; the ISP's one-hour
 internet voucher ``NET1H``), a lot of each, customers ``DEMO-1`` and ``DEMO-2``, and the
 refill-coupon story: two coupons of 10 redeemed by ``DEMO-1``, whose balance goes 0 → 20.
-A staff user ``admin`` is created with a random password, printed this once.
+A staff user ``admin`` is created with a random password, printed this once, and so is a
+portal password for the demo customer.
 
 Then it serves the API on http://127.0.0.1:8000 (``--no-serve`` stops after the data).
 Running it again reuses the types, customers and admin, and adds a ``PREM`` lot and two
@@ -142,6 +143,7 @@ def demo(
         refill = _refill_story(cli)
         seeded = _seed_lots(cli)
         admin = _admin(cli)
+        portal_password = _portal_login(cli) if admin["password"] else None
     rows = [render.voucher(view) for view in found]
     data: dict[str, object] = {
         "home": str(cli.settings.home),
@@ -152,6 +154,7 @@ def demo(
         "refill": refill,
         "seed_lots": seeded,
         "admin": admin,
+        "portal": {"customer": DEMO_CUSTOMER, "password": portal_password},
         "url": f"http://{DEMO_HOST}:{port}" if serve else None,
     }
 
@@ -182,6 +185,17 @@ def demo(
             )
         else:
             console.print(f"staff login: {ADMIN} (its password was shown on the first run)")
+        if portal_password:
+            console.print(
+                f"customer portal login: {DEMO_CUSTOMER} / {portal_password}  (shown this once; "
+                f"staff reset it with 'vouchers customers set-password {DEMO_CUSTOMER}')",
+                highlight=False,
+            )
+        if data["url"]:
+            console.print(
+                f"staff console: {data['url']}/console   customer portal: {data['url']}/portal",
+                highlight=False,
+            )
 
     emit(data, as_json=as_json, human=human)
     if serve:
@@ -245,6 +259,21 @@ def _admin(cli: CliState) -> dict[str, str | None]:
     except DuplicateError:
         return {"username": ADMIN, "password": None}
     return {"username": ADMIN, "password": password}
+
+
+def _portal_login(cli: CliState) -> str:
+    """A random portal password for the demo customer (the first run only)."""
+    app_ = cli.app()
+    password = secrets.token_urlsafe(12)
+    customers.set_customer_password(
+        DEMO_CUSTOMER,
+        password,
+        uow=app_.uow(),
+        passwords=app_.passwords,
+        clock=app_.clock,
+        actor=cli.settings.actor,
+    )
+    return password
 
 
 def _refill_story(cli: CliState) -> dict[str, str]:
