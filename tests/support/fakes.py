@@ -50,7 +50,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from vouchers.domain.access import ApiKey, StaffUser
+from vouchers.domain.access import ApiKey, PrincipalKind, Session, StaffUser
 from vouchers.domain.attempts import AttemptKind, Lockout, Subject
 from vouchers.domain.customers import Customer
 from vouchers.domain.ledger import Account, Posting, Wallet, wallet_changes
@@ -177,6 +177,7 @@ class _Tables:
     events: list[_Event] = field(default_factory=list)
     users: dict[str, StaffUser] = field(default_factory=dict)  # by username
     api_keys: dict[str, ApiKey] = field(default_factory=dict)  # by name
+    sessions: dict[bytes, Session] = field(default_factory=dict)  # by id digest
     # Seeded by the initial migration.
     counters: dict[str, int] = field(default_factory=lambda: {"voucher": 1, "lot": 1})
     next_ids: dict[str, int] = field(
@@ -1224,6 +1225,46 @@ class FakeStaffUserRepository:
         return [self._t.users[name] for name in sorted(self._t.users)]
 
 
+class FakeSessionRepository:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def add(self, session: Session) -> None:
+        _utc_aware(session.created_at, session.expires_at, session.revoked_at)
+        if session.id_digest in self._t.sessions:
+            raise StorageError("duplicate session (primary key)")
+        if session.customer_id is not None and session.customer_id not in self._t.customers:
+            raise StorageError(f"no customer {session.customer_id} (foreign key)")
+        self._t.sessions[session.id_digest] = session
+
+    def find(self, id_digest: bytes) -> Session | None:
+        return self._t.sessions.get(id_digest)
+
+    def revoke(self, id_digest: bytes, *, at: datetime) -> None:
+        _utc_aware(at)
+        found = self._t.sessions.get(id_digest)
+        if found is not None and found.revoked_at is None:
+            self._t.sessions[id_digest] = dataclasses.replace(found, revoked_at=at)
+
+    def revoke_all(self, kind: PrincipalKind, name: str, *, at: datetime) -> int:
+        _utc_aware(at)
+        live = [
+            s
+            for s in self._t.sessions.values()
+            if s.kind is kind and s.name == name and s.revoked_at is None and s.expires_at > at
+        ]
+        for session in live:
+            self._t.sessions[session.id_digest] = dataclasses.replace(session, revoked_at=at)
+        return len(live)
+
+    def prune(self, *, before: datetime) -> int:
+        _utc_aware(before)
+        old = [d for d, s in self._t.sessions.items() if s.expires_at < before]
+        for digest in old:
+            del self._t.sessions[digest]
+        return len(old)
+
+
 class FakeApiKeyRepository:
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
@@ -1423,6 +1464,10 @@ class FakeUnitOfWork:
     @property
     def api_keys(self) -> FakeApiKeyRepository:
         return FakeApiKeyRepository(self._open())
+
+    @property
+    def sessions(self) -> FakeSessionRepository:
+        return FakeSessionRepository(self._open())
 
     @property
     def dashboard(self) -> FakeDashboardRepository:

@@ -256,6 +256,32 @@ def authorize(
 
 
 @dataclass(frozen=True)
+class Session:
+    """A sign-in to the console or the portal: who, until when, and whether it was ended.
+
+    Only the SHA-256 of the random session id is stored; the id itself lives in the
+    signed cookie, so reading the table does not let anyone take a session over.
+    """
+
+    id_digest: bytes = field(repr=False)
+    kind: PrincipalKind
+    name: str
+    customer_id: int | None
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+    def live(self, now: datetime) -> bool:
+        """Neither ended nor expired at ``now``."""
+        return self.revoked_at is None and now < self.expires_at
+
+
+def session_digest(session_id: str) -> bytes:
+    """How a session id is stored: its SHA-256."""
+    return hashlib.sha256(session_id.encode()).digest()
+
+
+@dataclass(frozen=True)
 class StaffUser:
     """A person of the operator who signs in with a password (stored as an Argon2 hash)."""
 

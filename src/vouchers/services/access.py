@@ -12,6 +12,11 @@ SHA-256 digest, which cannot be reversed for a 256-bit input, and compared with
 ``hmac.compare_digest`` so the comparison takes the same time wherever the first wrong
 byte is.
 
+Sign-ins to the console and the portal are sessions: rows found by the digest of a random
+id that only the signed cookie carries. Signing out ends one; a new password or a
+deactivation ends every session of that user; and each request reads the user's roles as
+they are now.
+
 Signing in takes the same path whatever goes wrong: an unknown username still costs one
 Argon2 hash, an unknown key id still one digest comparison, and every failure of one kind
 of credential raises the same AuthenticationError, so neither timing nor message tells an
@@ -28,26 +33,32 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from vouchers.domain.access import (
     MAX_PASSWORD,
     ApiKey,
     Principal,
     PrincipalKind,
+    Role,
+    Session,
     StaffUser,
     check_password,
     format_api_key,
     parse_api_key,
     parse_roles,
     secret_digest,
+    session_digest,
 )
-from vouchers.errors import AuthenticationError
+from vouchers.domain.customers import CustomerStatus
+from vouchers.errors import AuthenticationError, ValidationError
 from vouchers.services.ports import Clock, PasswordHasher, UnitOfWork
 
 BAD_LOGIN = "invalid username or password"
 BAD_KEY = "invalid API key"
 # Compared against when a key id is unknown, so that path does the same work.
 _NO_DIGEST = bytes(32)
+SESSION_RETENTION = timedelta(days=1)  # expired sessions are kept this long, then pruned
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ def set_password(
     with uow:
         user = uow.users.get(_username(username))
         uow.users.update(dataclasses.replace(user, password_hash=new_hash, password_changed_at=now))
+        uow.sessions.revoke_all(PrincipalKind.STAFF, user.username, at=now)  # signed out everywhere
         uow.events.add("user.password_changed", {"username": user.username, "by": actor}, at=now)
         uow.commit()
 
@@ -120,6 +132,8 @@ def set_user_active(
     with uow:
         user = dataclasses.replace(uow.users.get(_username(username)), active=active)
         uow.users.update(user)
+        if not active:
+            uow.sessions.revoke_all(PrincipalKind.STAFF, user.username, at=clock())
         event = "user.activated" if active else "user.deactivated"
         uow.events.add(event, {"username": user.username, "by": actor}, at=clock())
         uow.commit()
@@ -281,6 +295,61 @@ class KeyAuthenticator:
     def forget(self, key_id: str) -> None:
         """Drop a remembered row (this process revoked the key)."""
         self._rows.pop(key_id, None)
+
+
+def open_session(
+    principal: Principal, *, uow: UnitOfWork, clock: Clock, lifetime: timedelta
+) -> tuple[str, Session]:
+    """A new sign-in for a staff user or a portal customer: its random id (which only the
+    signed cookie carries) and the stored record. Sessions that expired a day ago go."""
+    if principal.kind not in (PrincipalKind.STAFF, PrincipalKind.CUSTOMER):
+        raise ValidationError(f"no sessions for {principal.kind.value} principals")
+    session_id = secrets.token_urlsafe(32)
+    now = clock()
+    session = Session(
+        id_digest=session_digest(session_id),
+        kind=principal.kind,
+        name=principal.name,
+        customer_id=principal.customer_id,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    with uow:
+        uow.sessions.prune(before=now - SESSION_RETENTION)
+        uow.sessions.add(session)
+        uow.commit()
+    return session_id, session
+
+
+def session_principal(session_id: str, *, uow: UnitOfWork, clock: Clock) -> Principal | None:
+    """Who a live session acts as now: a staff user with the roles they hold today (None
+    once deactivated), or the portal customer. None for an unknown, ended or expired
+    session."""
+    now = clock()
+    with uow:
+        session = uow.sessions.find(session_digest(session_id))
+        if session is None or not session.live(now):
+            return None
+        if session.kind is PrincipalKind.STAFF:
+            user = uow.users.find(session.name)
+            return user.principal() if user is not None and user.active else None
+        customer = uow.customers.find(session.name)
+        if (
+            customer is None
+            or customer.id != session.customer_id
+            or customer.status is not CustomerStatus.ACTIVE
+        ):
+            return None  # a blocked customer is signed out
+    return Principal(
+        session.name, PrincipalKind.CUSTOMER, frozenset({Role.CUSTOMER}), session.customer_id
+    )
+
+
+def close_session(session_id: str, *, uow: UnitOfWork, clock: Clock) -> None:
+    """End a session (signing out); ending an unknown or ended one changes nothing."""
+    with uow:
+        uow.sessions.revoke(session_digest(session_id), at=clock())
+        uow.commit()
 
 
 def list_api_keys(*, uow: UnitOfWork) -> list[ApiKey]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from vouchers.domain.access import check_password
+from vouchers.domain.access import PrincipalKind, check_password
 from vouchers.domain.customers import Customer, CustomerStatus
 from vouchers.domain.ledger import Wallet
 from vouchers.errors import ValidationError
@@ -128,6 +128,8 @@ def set_customer_password(
         uow.customers.lock(customer_id)  # two staff setting it at once: one after the other
         replaced = uow.customers.password_hash(customer_id) is not None
         uow.customers.set_password_hash(customer_id, new_hash, at=now, by=actor)
+        # A new password signs the customer out of every portal session.
+        uow.sessions.revoke_all(PrincipalKind.CUSTOMER, customer.external_ref, at=now)
         uow.events.add(
             "customer.password_set",
             {"customer": customer.external_ref, "by": actor, "replaced": replaced},

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self
 
-from vouchers.domain.access import ApiKey, StaffUser
+from vouchers.domain.access import ApiKey, PrincipalKind, Session, StaffUser
 from vouchers.domain.attempts import AttemptKind, Lockout, Subject
 from vouchers.domain.customers import Customer
 from vouchers.domain.exports import Encryption, ExportFormat, ExportRow
@@ -492,6 +492,9 @@ class UnitOfWork(Protocol):
     def api_keys(self) -> ApiKeyRepository: ...
 
     @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
     def dashboard(self) -> DashboardRepository: ...
 
     def __enter__(self) -> Self: ...
@@ -729,6 +732,28 @@ class StaffUserRepository(Protocol):
 
     def list(self) -> list[StaffUser]:
         """Every user in username order."""
+        ...
+
+
+class SessionRepository(Protocol):
+    def add(self, session: Session) -> None:
+        """Store a new session."""
+        ...
+
+    def find(self, id_digest: bytes) -> Session | None:
+        """By the digest of its id."""
+        ...
+
+    def revoke(self, id_digest: bytes, *, at: datetime) -> None:
+        """End one session (nothing if it is unknown or ended already)."""
+        ...
+
+    def revoke_all(self, kind: PrincipalKind, name: str, *, at: datetime) -> int:
+        """End every live session of a user or customer; how many were live."""
+        ...
+
+    def prune(self, *, before: datetime) -> int:
+        """Forget sessions that expired before ``before``; how many."""
         ...
 
 

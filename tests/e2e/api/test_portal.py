@@ -26,7 +26,7 @@ from support.portal import (
 from vouchers.bootstrap import App
 from vouchers.entrypoints.api.sessions import CSRF_COOKIE, SESSION_COOKIE
 from vouchers.entrypoints.web.portal.pages import REDEEM_COOKIE, safe_next, try_again
-from vouchers.services import access, settings
+from vouchers.services import access, customers, settings
 
 API = "/api/v1"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -448,3 +448,36 @@ def test_a_customer_declares_a_top_up_only_where_the_operator_allows_it(
     )
     assert allowed.status_code == 200
     assert "+50.00 EUR" in allowed.text
+
+
+def test_a_new_password_or_a_block_signs_the_customer_out_of_the_portal(
+    app: App, client: TestClient
+) -> None:
+    portal_customer(app)
+    assert sign_in(client).status_code == 303
+    assert client.get("/portal", follow_redirects=False).status_code == 200
+
+    customers.set_customer_password(
+        "C1", "a brand new password", uow=app.uow(), passwords=app.passwords,
+        clock=app.clock, actor="support",
+    )  # fmt: skip
+    assert client.get("/portal", follow_redirects=False).status_code == 303  # to sign-in
+
+    assert sign_in(client, password="a brand new password").status_code == 303
+    assert client.get("/portal", follow_redirects=False).status_code == 200
+    customers.update_customer(
+        "C1", {"status": "blocked"}, uow=app.uow(), clock=app.clock, actor="support"
+    )
+    assert client.get("/portal", follow_redirects=False).status_code == 303
+
+
+def test_signing_out_of_the_portal_ends_the_session_for_a_copied_cookie(
+    app: App, client: TestClient
+) -> None:
+    portal_customer(app)
+    sign_in(client)
+    copied = client.cookies[SESSION_COOKIE]
+    out = client.post("/portal/sign-out", data={"csrf_token": csrf(client)}, follow_redirects=False)
+    assert out.status_code == 303
+    client.cookies.set(SESSION_COOKIE, copied)
+    assert client.get("/portal", follow_redirects=False).status_code == 303

@@ -1,5 +1,5 @@
-"""Console sessions over the test client: signed cookies, CSRF, expiry, throttling; and the
-request log's masking and request ids."""
+"""Console sessions over the test client: signed cookies of stored sessions, CSRF, expiry,
+signing out, ending sessions, throttling; and the request log's masking and request ids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from vouchers.adapters.db import schema
 from vouchers.bootstrap import App
 from vouchers.entrypoints.api.logging import mask_query
 from vouchers.entrypoints.api.sessions import SESSION_COOKIE
@@ -112,3 +114,48 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
 
     assert 'vouchers_http_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert 'route="unmatched",status="404"' in text
+
+
+# Sessions are rows: they end at once, in every process
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(
+    client: TestClient, olivia: str
+) -> None:
+    csrf = sign_in(client, olivia)
+    copied = client.cookies[SESSION_COOKIE]
+    assert client.delete("/api/v1/sessions", headers={"X-CSRF-Token": csrf}).status_code == 204
+
+    client.cookies.set(SESSION_COOKIE, copied)  # the cookie, stolen before signing out
+    assert client.get("/api/v1/sessions/current").status_code == 401
+
+
+def test_a_new_password_or_a_deactivation_ends_every_session_of_the_user(
+    client: TestClient, app: App, olivia: str
+) -> None:
+    sign_in(client, olivia)
+    access.set_password(
+        olivia, "another long password", uow=app.uow(), passwords=app.passwords,
+        clock=app.clock, actor="setup",
+    )  # fmt: skip
+    assert client.get("/api/v1/sessions/current").status_code == 401
+
+    sign_in(client, olivia, "another long password")
+    assert client.get("/api/v1/sessions/current").status_code == 200
+    access.set_user_active(olivia, False, uow=app.uow(), clock=app.clock, actor="setup")
+    assert client.get("/api/v1/sessions/current").status_code == 401
+
+
+def test_a_session_acts_with_the_roles_the_user_holds_now(
+    client: TestClient, app: App, olivia: str
+) -> None:
+    sign_in(client, olivia)
+    assert client.get("/api/v1/settings").status_code == 200  # admin
+    with app.engine.begin() as connection:  # an administrator's direct change of roles
+        connection.execute(
+            update(schema.staff_users)
+            .where(schema.staff_users.c.username == olivia)
+            .values(roles=["support"])
+        )
+    assert client.get("/api/v1/sessions/current").json()["roles"] == ["support"]
+    assert client.get("/api/v1/settings").status_code == 403

@@ -4,8 +4,10 @@ its lowest cost (wrapped to count its work, so the constant-time paths can be ch
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -376,3 +378,36 @@ def test_remembered_answers_only_from_memory(key_deps: dict[str, Any], uow: Fake
     assert principal.name == "shop"
     with pytest.raises(AuthenticationError):
         keys.remembered(issued.key[:-1] + ("0" if issued.key[-1] != "0" else "1"))
+
+
+# Sessions
+
+
+def test_a_session_lives_until_it_expires_or_is_closed_and_old_ones_are_pruned(
+    deps: dict[str, Any], uow: FakeUnitOfWork, clock: FakeClock
+) -> None:
+    make_user(deps, "alice", "operator")
+    alice = login(deps, "alice", PASSWORD)
+    hours = timedelta(hours=8)
+    first, stored = access.open_session(alice, uow=uow, clock=clock, lifetime=hours)
+    assert stored.id_digest == hashlib.sha256(first.encode()).digest()  # only a digest kept
+    assert first not in repr(uow.database.tables.sessions)
+    assert access.session_principal(first, uow=uow, clock=clock) == alice
+    assert access.session_principal("made-up", uow=uow, clock=clock) is None
+
+    second, _ = access.open_session(alice, uow=uow, clock=clock, lifetime=hours)
+    access.close_session(second, uow=uow, clock=clock)
+    assert access.session_principal(second, uow=uow, clock=clock) is None
+    assert access.session_principal(first, uow=uow, clock=clock) == alice  # the other lives
+
+    clock.advance(hours)
+    assert access.session_principal(first, uow=uow, clock=clock) is None  # expired
+    clock.advance(timedelta(days=1, seconds=1))
+    access.open_session(alice, uow=uow, clock=clock, lifetime=hours)
+    assert len(uow.database.tables.sessions) == 1  # the two old ones were pruned
+
+
+def test_only_staff_and_customers_have_sessions(uow: FakeUnitOfWork, clock: FakeClock) -> None:
+    key = Principal("shop", PrincipalKind.API_KEY, frozenset({Role.INTEGRATION}))
+    with pytest.raises(ValidationError):
+        access.open_session(key, uow=uow, clock=clock, lifetime=timedelta(hours=1))

@@ -1,4 +1,5 @@
-"""Staff users and API keys in and out of the ``staff_users`` and ``api_keys`` tables.
+"""Staff users, API keys and sessions in and out of the ``staff_users``, ``api_keys`` and
+``sessions`` tables.
 
 Roles are stored as a sorted JSON list of role names. Uniqueness (usernames, key names,
 key ids) is the unique indexes' job; a refused insert becomes DuplicateError.
@@ -10,16 +11,72 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vouchers.adapters.db import schema
-from vouchers.domain.access import ApiKey, Role, StaffUser
+from vouchers.domain.access import ApiKey, PrincipalKind, Role, Session, StaffUser
 from vouchers.errors import ApiKeyNotFoundError, DuplicateError, UserNotFoundError
 
 _U = schema.staff_users
 _K = schema.api_keys
 _C = schema.customers
+_S = schema.sessions
+
+
+class SqlSessionRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, session: Session) -> None:
+        self._c.execute(
+            insert(_S).values(
+                id_digest=session.id_digest,
+                kind=session.kind.value,
+                name=session.name,
+                customer_id=session.customer_id,
+                created_at=session.created_at,
+                expires_at=session.expires_at,
+                revoked_at=session.revoked_at,
+            )
+        )
+
+    def find(self, id_digest: bytes) -> Session | None:
+        row = self._c.execute(select(_S).where(_S.c.id_digest == id_digest)).first()
+        if row is None:
+            return None
+        return Session(
+            id_digest=row.id_digest,
+            kind=PrincipalKind(row.kind),
+            name=row.name,
+            customer_id=row.customer_id,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+        )
+
+    def revoke(self, id_digest: bytes, *, at: datetime) -> None:
+        self._c.execute(
+            update(_S)
+            .where(_S.c.id_digest == id_digest, _S.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    def revoke_all(self, kind: PrincipalKind, name: str, *, at: datetime) -> int:
+        done = self._c.execute(
+            update(_S)
+            .where(
+                _S.c.kind == kind.value,
+                _S.c.name == name,
+                _S.c.revoked_at.is_(None),
+                _S.c.expires_at > at,
+            )
+            .values(revoked_at=at)
+        )
+        return done.rowcount
+
+    def prune(self, *, before: datetime) -> int:
+        return self._c.execute(delete(_S).where(_S.c.expires_at < before)).rowcount
 
 
 class SqlStaffUserRepository:

@@ -416,6 +416,23 @@ api_keys = Table(
     Column("revoked_by", String(100)),
 )
 
+# Sign-ins to the console and the portal (docs/api.md): a row per session, found by the
+# SHA-256 of the random session id its signed cookie carries, so signing out, a
+# deactivated user or a new password end it at once, in every server process.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_digest", LargeBinary(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # staff or customer
+    Column("name", String(100), nullable=False),  # username, or customer reference
+    Column("customer_id", ForeignKey("customers.id")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Index("ix_sessions_kind_name", "kind", "name"),
+    Index("ix_sessions_expires_at", "expires_at"),
+)
+
 # The customer portal (docs/portal.md): a customer's password, set by staff, and the
 # signed sign-in links already used (kept until they expire, so a replay is refused).
 customer_passwords = Table(

@@ -8,7 +8,11 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
-from vouchers.adapters.db.access import SqlApiKeyRepository, SqlStaffUserRepository
+from vouchers.adapters.db.access import (
+    SqlApiKeyRepository,
+    SqlSessionRepository,
+    SqlStaffUserRepository,
+)
 from vouchers.adapters.db.customers import SqlCustomerRepository
 from vouchers.adapters.db.dashboard import SqlDashboardRepository
 from vouchers.adapters.db.definitions import SqlDefinitionRepository
@@ -55,6 +59,7 @@ class SqlUnitOfWork:
     events: SqlEventRepository
     users: SqlStaffUserRepository
     api_keys: SqlApiKeyRepository
+    sessions: SqlSessionRepository
     dashboard: SqlDashboardRepository
 
     def __init__(self, engine: Engine) -> None:
@@ -96,6 +101,7 @@ class SqlUnitOfWork:
         self.events = SqlEventRepository(connection)
         self.users = SqlStaffUserRepository(connection)
         self.api_keys = SqlApiKeyRepository(connection)
+        self.sessions = SqlSessionRepository(connection)
         self.dashboard = SqlDashboardRepository(connection)
         return self
 

@@ -60,7 +60,8 @@ async def current_principal(request: Request) -> Principal:
             principal = await run_in_threadpool(keys, credentials.strip())
     else:
         sessions: SessionStore | None = getattr(request.app.state, "sessions", None)
-        principal = None if sessions is None else sessions.principal(request)
+        if sessions is not None:  # a session cookie is checked against its stored row
+            principal = await run_in_threadpool(sessions.principal, request)
     if principal is None:
         raise AuthenticationError("sign in, or send an API key as 'Authorization: Bearer <key>'")
     request.state.principal = principal

@@ -3,16 +3,15 @@
 session cookie back into a principal (a staff user, or a customer signed in to the portal
 by ``vouchers.entrypoints.web.portal``).
 
-Sessions are signed and stateless, not rows: the cookie carries the username, roles, an
-expiry, a random session id and a CSRF token (a customer's portal session also its kind
-``"k": "customer"`` and its customer id ``c``, with the customer reference as the name),
-signed with HMAC-SHA-256 under a key derived from the key file's lookup keys
-(``HMAC(lookup key, "vouchers console sessions v1")``). No migration, no table to sweep,
-and any number of ``vouchers serve`` processes accept each other's cookies. The price,
-documented in docs/api.md: signing out clears the cookies but cannot revoke a copied
-cookie before it expires (``VOUCHERS_SESSION_HOURS``, default 8), and a deactivated user
-or changed roles take effect at the next sign-in. Rotating the keys keeps sessions valid
-until ``keys finish-rotation`` drops the old lookup key.
+A session is a row (``services.access.open_session``) and a signed cookie: the cookie
+carries the session's random id, the name, an expiry and a CSRF token, signed with
+HMAC-SHA-256 under a key derived from the key file's lookup keys (``HMAC(lookup key,
+"vouchers console sessions v1")``); the row, found by the id's SHA-256, says whether the
+session still lives. Every request with the cookie reads it (once: the answer is kept on
+the request), so signing out, a new password, a deactivated user or a blocked customer end
+a session at once in every server process, and a staff user acts with the roles they hold
+now. Rotating the keys keeps sessions valid until ``keys finish-rotation`` drops the old
+lookup key. The cookie's lifetime is ``VOUCHERS_SESSION_HOURS`` (default 8).
 
 CSRF: signed double submit. Sign-in also sets a readable ``vouchers_csrf`` cookie (and
 returns the token); every unsafe request authenticated by the session cookie must echo it
@@ -38,13 +37,12 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from vouchers.bootstrap import App
-from vouchers.domain.access import Principal, PrincipalKind, Role
+from vouchers.domain.access import Principal
 from vouchers.entrypoints.api.deps import AppDep, CurrentPrincipal
 from vouchers.errors import (
     AuthenticationError,
     PermissionDeniedError,
     TooManyAttemptsError,
-    ValidationError,
 )
 from vouchers.services import access
 
@@ -53,6 +51,7 @@ CSRF_COOKIE = "vouchers_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CONTEXT = b"vouchers console sessions v1"
+_PRINCIPAL = "principal"  # the payload's live principal, set by ``read``; never in a cookie
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -132,26 +131,25 @@ class SignedSessions:
         return [hmac.new(ring.lookup_keys[i], _CONTEXT, hashlib.sha256).digest() for i in ids]
 
     def issue(self, principal: Principal) -> tuple[str, dict[str, Any]]:
-        """A signed token for ``principal`` (staff, or a portal customer) and its payload."""
-        expires = self.app.clock() + self.lifetime
+        """A new session for ``principal`` (staff, or a portal customer): its signed token
+        and the token's payload."""
+        session_id, session = access.open_session(
+            principal, uow=self.app.uow(), clock=self.app.clock, lifetime=self.lifetime
+        )
         payload: dict[str, Any] = {
-            "v": 1,
-            "sid": secrets.token_urlsafe(16),
+            "v": 2,
+            "sid": session_id,
             "u": principal.name,
-            "r": sorted(str(role) for role in principal.roles),
-            "exp": int(expires.timestamp()),
+            "exp": int(session.expires_at.timestamp()),
             "csrf": secrets.token_urlsafe(24),
         }
-        if principal.kind is PrincipalKind.CUSTOMER:
-            payload |= {"k": PrincipalKind.CUSTOMER.value, "c": principal.customer_id}
-        elif principal.kind is not PrincipalKind.STAFF:
-            raise ValueError(f"no sessions for {principal.kind} principals")
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
         signature = _b64(hmac.new(self._keys()[0], body.encode(), hashlib.sha256).digest())
-        return f"{body}.{signature}", payload
+        return f"{body}.{signature}", payload | {_PRINCIPAL: principal}
 
     def read(self, token: str) -> dict[str, Any] | None:
-        """The payload of a well-signed, unexpired token; None otherwise."""
+        """The payload of a well-signed, unexpired token of a live session, with the
+        session's principal as it is now (``principal_of``); None otherwise."""
         body, _, signature = token.partition(".")
         if not body or not signature or len(token) > 4096:
             return None
@@ -167,9 +165,13 @@ class SignedSessions:
             payload: dict[str, Any] = json.loads(_unb64(body))
         except ValueError:
             return None
-        if payload.get("v") != 1 or payload.get("exp", 0) <= self.app.clock().timestamp():
+        if payload.get("v") != 2 or payload.get("exp", 0) <= self.app.clock().timestamp():
             return None
-        return payload
+        session_id = payload.get("sid")
+        if not isinstance(session_id, str):
+            return None
+        principal = access.session_principal(session_id, uow=self.app.uow(), clock=self.app.clock)
+        return None if principal is None else payload | {_PRINCIPAL: principal}
 
     # -- SessionStore ----------------------------------------------------------------------
 
@@ -177,7 +179,14 @@ class SignedSessions:
         """The payload of the request's valid session cookie, None without one (no CSRF
         check: pages check the token of their forms with ``csrf_matches``)."""
         token = request.cookies.get(SESSION_COOKIE)
-        return None if token is None else self.read(token)
+        if token is None:
+            return None
+        known: dict[str, dict[str, Any] | None] = request.state.__dict__.setdefault(
+            "_vouchers_sessions", {}
+        )
+        if token not in known:  # one database read a request, however many ask
+            known[token] = self.read(token)
+        return known[token]
 
     @staticmethod
     def csrf_matches(payload: dict[str, Any], sent: str) -> bool:
@@ -200,25 +209,10 @@ class SignedSessions:
 
     @staticmethod
     def principal_of(payload: dict[str, Any]) -> Principal | None:
-        """The principal a valid session payload names: a staff user, or a portal customer
-        (role ``customer``, confined to its customer id)."""
-        try:
-            roles = frozenset(Role(name) for name in payload["r"])
-            if payload.get("k") == PrincipalKind.CUSTOMER.value:
-                customer_id = payload["c"]
-                if not isinstance(customer_id, int) or isinstance(customer_id, bool):
-                    return None
-                return Principal(
-                    name=str(payload["u"]),
-                    kind=PrincipalKind.CUSTOMER,
-                    roles=roles,
-                    customer_id=customer_id,
-                )
-            if "k" in payload:
-                return None
-            return Principal(name=str(payload["u"]), kind=PrincipalKind.STAFF, roles=roles)
-        except (KeyError, ValueError, TypeError, ValidationError):
-            return None
+        """The principal of a payload ``read`` returned: a staff user with their roles of
+        now, or a portal customer (role ``customer``, confined to its customer id)."""
+        principal = payload.get(_PRINCIPAL)
+        return principal if isinstance(principal, Principal) else None
 
     def set_cookies(self, response: Response, token: str, payload: dict[str, Any]) -> None:
         """The session cookie (HttpOnly) and the CSRF cookie (readable by the console)."""
@@ -236,6 +230,13 @@ class SignedSessions:
                 httponly=http_only,
                 samesite="lax",
             )
+
+    def sign_out(self, request: Request, response: Response) -> None:
+        """End the request's session, if any, and expire its cookies in the browser."""
+        payload = self.payload(request)
+        if payload is not None:
+            access.close_session(str(payload["sid"]), uow=self.app.uow(), clock=self.app.clock)
+        self.clear_cookies(response)
 
     def clear_cookies(self, response: Response) -> None:
         """Expire both cookies in the browser."""
@@ -282,7 +283,7 @@ def create_session(
     return SessionPublic(
         username=principal.name,
         kind=str(principal.kind),
-        roles=payload["r"],
+        roles=sorted(str(role) for role in principal.roles),
         expires_at=datetime.fromtimestamp(payload["exp"], UTC),
         csrf_token=str(payload["csrf"]),
     )
@@ -300,8 +301,8 @@ def current_session(principal: CurrentPrincipal) -> SessionPublic:
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
 def delete_session(request: Request, response: Response) -> None:
-    """Clear the session and CSRF cookies (signing out twice is harmless)."""
-    _store(request).clear_cookies(response)
+    """End the session and clear its cookies (signing out twice is harmless)."""
+    _store(request).sign_out(request, response)
 
 
 def _b64(data: bytes) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from vouchers.domain.access import Principal, PrincipalKind
 from vouchers.entrypoints.api.sessions import SignedSessions
@@ -82,7 +83,7 @@ def page_principal(request: Request) -> Principal:
 async def form_principal(request: Request) -> Principal:
     """The signed-in principal of a posted form whose ``csrf_token`` field matches the
     session's (PermissionDeniedError, 403, otherwise)."""
-    principal = page_principal(request)
+    principal = await run_in_threadpool(page_principal, request)  # reads the session row
     form = await request.form()  # Starlette caches it: the route reads the same form
     sent = form.get(CSRF_FIELD)
     sessions: SignedSessions = request.app.state.sessions

@@ -104,5 +104,5 @@ def sign_out(request: Request, _: FormPrincipal) -> Response:
     """Clear the session cookies and show the sign-in form."""
     response = see_other(SIGN_IN_PATH, "signed out")
     store: SignedSessions = request.app.state.sessions
-    store.clear_cookies(response)
+    store.sign_out(request, response)
     return response

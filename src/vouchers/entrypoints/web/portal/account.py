@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import Path, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from vouchers import errors
 from vouchers.domain.access import Principal
@@ -118,6 +119,10 @@ async def use_voucher(request: Request, principal: CustomerForm) -> Response:
     form = await request.form()
     code = str(form.get("code", ""))[:MAX_CODE].strip()
     amount = str(form.get("amount", ""))[:MAX_AMOUNT].strip()
+    return await run_in_threadpool(_use_voucher, request, principal, code, amount)
+
+
+def _use_voucher(request: Request, principal: Principal, code: str, amount: str) -> Response:
     try:
         if not code:
             raise errors.ValidationError("type the code printed on your voucher")

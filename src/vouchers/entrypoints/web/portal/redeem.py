@@ -17,8 +17,10 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from vouchers import errors
+from vouchers.domain.access import Principal
 from vouchers.entrypoints.api.problems import status_of
 from vouchers.entrypoints.web.portal.account import MAX_AMOUNT, redeem_for, redeemed
 from vouchers.entrypoints.web.portal.pages import (
@@ -82,6 +84,10 @@ async def redeem(request: Request, principal: CustomerForm) -> Response:
     """Redeem the held code (with a top-up amount, if given) for the signed-in customer."""
     form = await request.form()
     amount = str(form.get("amount", ""))[:MAX_AMOUNT].strip()
+    return await run_in_threadpool(_redeem, request, principal, amount)
+
+
+def _redeem(request: Request, principal: Principal, amount: str) -> Response:
     secure = app_of(request).settings.secure_cookies
     held = pending_code(request)
     if held is None:

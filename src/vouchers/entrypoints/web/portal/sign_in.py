@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from vouchers.domain.access import Principal
 from vouchers.entrypoints.api.problems import status_of
@@ -103,6 +104,11 @@ async def sign_in(request: Request) -> Response:
         return sign_in_page(
             request, next_path=next_path, context={"error": STALE_FORM, "ref": ref}, status=403
         )
+    # Argon2 and the database: in the thread pool, never on the event loop.
+    return await run_in_threadpool(_sign_in, request, ref, password, next_path)
+
+
+def _sign_in(request: Request, ref: str, password: str, next_path: str) -> Response:
     app = app_of(request)
     throttle = _sessions(request).throttle
     subject, address = f"customer:{ref}", client_address(request) or "unknown"
@@ -157,6 +163,6 @@ def sign_in_with_link(
 def sign_out(request: Request, principal: FormPrincipal) -> Response:
     """End the session in this browser and forget any held code."""
     response = RedirectResponse(SIGN_IN, status_code=303)
-    _sessions(request).clear_cookies(response)
+    _sessions(request).sign_out(request, response)
     drop_code(response, secure=app_of(request).settings.secure_cookies)
     return response
