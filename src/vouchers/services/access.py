@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vouchers.domain.access import (
+    CONFINABLE_ROLES,
     MAX_PASSWORD,
     ApiKey,
     Principal,
@@ -41,7 +42,7 @@ from vouchers.domain.access import (
     parse_roles,
     secret_digest,
 )
-from vouchers.errors import AuthenticationError
+from vouchers.errors import AuthenticationError, ValidationError
 from vouchers.services.ports import Clock, PasswordHasher, UnitOfWork
 
 BAD_LOGIN = "invalid username or password"
@@ -167,17 +168,22 @@ def create_api_key(
 ) -> IssuedApiKey:
     """Make a key, store its digest, and return the key (to be shown once) with its record.
 
-    A key confined to a customer may act only on that customer. Raises ValidationError,
+    A key confined to a customer may act only on that customer, so it holds only the
+    integration role (a staff role acts on everyone). Raises ValidationError,
     CustomerNotFoundError or DuplicateError.
     """
     key_id, secret = secrets.token_hex(8), secrets.token_hex(32)
+    parsed = parse_roles(roles, kind=PrincipalKind.API_KEY)
+    if customer_ref is not None and not parsed <= CONFINABLE_ROLES:
+        refused = ", ".join(sorted(parsed - CONFINABLE_ROLES))
+        raise ValidationError(f"a key confined to a customer cannot hold the role {refused}")
     now = clock()
     with uow:
         customer = uow.customers.get(customer_ref.strip()) if customer_ref is not None else None
         api_key = ApiKey(
             name=name.strip(),
             key_id=key_id,
-            roles=parse_roles(roles, kind=PrincipalKind.API_KEY),
+            roles=parsed,
             secret_digest=secret_digest(secret),
             customer_id=customer.require_id() if customer else None,
             created_at=now,
