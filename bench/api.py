@@ -150,6 +150,22 @@ def load(
     }
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User and system CPU seconds used so far by the processes of one process group."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, …
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def measure(
     database: str, url: str, home: Path, workdir: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -178,6 +194,7 @@ def measure(
     base = f"http://127.0.0.1:{port}"
     server = start(serve, env, f"{base}/readyz", workdir / f"serve-{database}.log")
     try:
+        cpu_before = group_cpu_seconds(server.pid)
         http = load(
             base,
             (
@@ -192,6 +209,7 @@ def measure(
             expect=201,
             workdir=workdir,
         )
+        http["server_cpu_ms"] = cpu_ms(group_cpu_seconds(server.pid) - cpu_before, http)
     finally:
         stop(server)
     log(f"{database}: HTTP {http['per_second']:,.0f}/s, p99 {http['p99_ms']:.1f} ms")
@@ -225,6 +243,11 @@ def measure(
     return result
 
 
+def cpu_ms(seconds: float, run: dict[str, Any]) -> float | None:
+    """Server CPU milliseconds per answered request."""
+    return seconds * 1000 / run["requests"] if run["requests"] else None
+
+
 def measure_hello(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     (workdir / "hello_app.py").write_text(HELLO)
     port = free_port()
@@ -234,6 +257,7 @@ def measure_hello(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     server = start(argv, dict(os.environ), f"{base}/hello", workdir / "hello.log")
     try:
+        cpu_before = group_cpu_seconds(server.pid)
         hello = load(
             base,
             (("GET", "/hello", None) for _ in range(int(args.seconds * 40_000))),
@@ -243,6 +267,7 @@ def measure_hello(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
             expect=200,
             workdir=workdir,
         )
+        hello["server_cpu_ms"] = cpu_ms(group_cpu_seconds(server.pid) - cpu_before, hello)
     finally:
         stop(server)
     log(f"hello world: {hello['per_second']:,.0f}/s")
@@ -284,8 +309,11 @@ def print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
     print(json.dumps(results, indent=2, default=str))
     print()
     print(f"{args.connections} connections, {args.seconds:g} s a run")
-    print("| run | server processes | requests/s | p50 | p99 | errors | target | met |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| run | server processes | requests/s | p50 | p99 | server CPU a request | errors"
+        " | target | met |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         h = r["http"]
         target = met = ""
@@ -294,13 +322,14 @@ def print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
             met = f"{r['ratio_b']:.0%} of B {'✔' if r['met'] else '✘'}"
         print(
             f"| {r['database']} | {r['workers']} | {h['per_second']:,.0f} | {h['p50_ms']:.1f} ms"
-            f" | {h['p99_ms']:.1f} ms | {sum(h['errors'].values())} | {target} | {met} |"
+            f" | {h['p99_ms']:.1f} ms | {h['server_cpu_ms'] or 0:.2f} ms"
+            f" | {sum(h['errors'].values())} | {target} | {met} |"
         )
         if "baseline_b" in r:
             b = r["baseline_b"]
             print(
                 f"| B: minimal transaction, pgbench | {args.connections} clients"
-                f" | {b['tps']:,.0f} tps | avg {b['latency_ms']} ms | | {b['failed']} | | |"
+                f" | {b['tps']:,.0f} tps | avg {b['latency_ms']} ms | | | {b['failed']} | | |"
             )
 
 

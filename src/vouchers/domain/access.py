@@ -5,7 +5,9 @@
 is whoever acts: a staff user (password), an API key (a host platform, possibly scoped to
 one customer) or a customer of the portal. A principal scoped to a customer may act only
 on that customer: every check it passes must name that customer (``customer_id``), so an
-action that names none is refused too (fail closed).
+action that names none is refused too (fail closed); and whatever its roles, it holds no
+permission beyond ``CONFINED_PERMISSIONS`` (those of the integration and customer roles),
+so a key confined to a customer never reveals codes or runs bulk processes.
 
 The four-eyes rule is not in this table: it compares the actor with the maker of a lot
 or an export request, so the services check it (``FourEyesError``).
@@ -169,6 +171,12 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
 }
 
 
+CONFINED_PERMISSIONS = ROLE_PERMISSIONS[Role.INTEGRATION] | ROLE_PERMISSIONS[Role.CUSTOMER]
+"""The most a principal confined to one customer may hold: what can be done to one account."""
+CONFINABLE_ROLES = frozenset({Role.INTEGRATION, Role.CUSTOMER})
+"""The roles an API key confined to a customer may hold (the others act on everyone)."""
+
+
 class PrincipalKind(StrEnum):
     """How a principal proved who it is."""
 
@@ -237,8 +245,10 @@ class Principal:
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        """Everything any of its roles may do."""
-        return frozenset().union(*(ROLE_PERMISSIONS[role] for role in self.roles))
+        """Everything any of its roles may do; for a principal confined to a customer, only
+        what can be done to one account (``CONFINED_PERMISSIONS``)."""
+        granted = frozenset().union(*(ROLE_PERMISSIONS[role] for role in self.roles))
+        return granted if self.customer_id is None else granted & CONFINED_PERMISSIONS
 
 
 def authorize(

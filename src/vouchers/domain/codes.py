@@ -33,6 +33,11 @@ from vouchers.errors import (
 ENTROPY_FLOOR_BITS = 64
 """Formats with a smaller code space than 2**64 need ``allow_weak``."""
 
+RISK_GUESSES = 1_000_000
+RISK_LIVE_CODES = 1_000_000
+"""The attack every way in shows beside a format's entropy: a million guesses against a
+million live codes (``CodeFormat.risk``)."""
+
 MASK_SYMBOL = "•"
 MASK_TAIL = 4
 """How many trailing characters a masked code shows (fewer for codes under 8 characters)."""

@@ -258,3 +258,10 @@ class Money:
             raise AmountError(f"{factor} is not a usable factor")
         # round() of a Fraction rounds half to even, exactly.
         return Money(round(Fraction(factor) * self.minor), self.currency)
+
+
+def format_minor(minor: int, code: str | Currency) -> str:
+    """``minor`` units of ``code`` as every way in shows an amount: ``format_minor(1250,
+    "EUR")`` is ``"12.50 EUR"`` (see :meth:`Money.format`). Raises :class:`CurrencyError`
+    for an unknown currency, :class:`AmountError` when ``minor`` is not an ``int``."""
+    return Money(minor, currency(code)).format()

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from vouchers.domain.access import (
+    CONFINABLE_ROLES,
     MAX_PASSWORD,
     ApiKey,
     Principal,
@@ -181,17 +182,22 @@ def create_api_key(
 ) -> IssuedApiKey:
     """Make a key, store its digest, and return the key (to be shown once) with its record.
 
-    A key confined to a customer may act only on that customer. Raises ValidationError,
+    A key confined to a customer may act only on that customer, so it holds only the
+    integration role (a staff role acts on everyone). Raises ValidationError,
     CustomerNotFoundError or DuplicateError.
     """
     key_id, secret = secrets.token_hex(8), secrets.token_hex(32)
+    parsed = parse_roles(roles, kind=PrincipalKind.API_KEY)
+    if customer_ref is not None and not parsed <= CONFINABLE_ROLES:
+        refused = ", ".join(sorted(parsed - CONFINABLE_ROLES))
+        raise ValidationError(f"a key confined to a customer cannot hold the role {refused}")
     now = clock()
     with uow:
         customer = uow.customers.get(customer_ref.strip()) if customer_ref is not None else None
         api_key = ApiKey(
             name=name.strip(),
             key_id=key_id,
-            roles=parse_roles(roles, kind=PrincipalKind.API_KEY),
+            roles=parsed,
             secret_digest=secret_digest(secret),
             customer_id=customer.require_id() if customer else None,
             created_at=now,

@@ -49,3 +49,9 @@ def list_definitions(*, uow: UnitOfWork) -> list[BusinessDefinition]:
     """Every definition, oldest first."""
     with uow:
         return uow.definitions.all()
+
+
+def active_definition(*, uow: UnitOfWork) -> BusinessDefinition | None:
+    """The definition in force, None when every process addresses its default states."""
+    with uow:
+        return uow.definitions.active()

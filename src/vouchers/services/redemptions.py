@@ -26,7 +26,7 @@ from typing import Any
 from vouchers.domain.attempts import AttemptKind, Scope, Subject
 from vouchers.domain.customers import Customer
 from vouchers.domain.ledger import EntryKind
-from vouchers.domain.money import Money, currency
+from vouchers.domain.money import Money, currency, format_minor
 from vouchers.domain.redemptions import (
     Channel,
     Claim,
@@ -143,7 +143,7 @@ class RedemptionResult:
 
     def money(self, minor: int) -> str:
         """An amount of this result's currency, formatted (``"12.50 EUR"``)."""
-        return Money(minor, currency(self.currency)).format()
+        return format_minor(minor, self.currency)
 
 
 def redeem_voucher(

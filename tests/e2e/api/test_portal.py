@@ -27,6 +27,7 @@ from vouchers.bootstrap import App
 from vouchers.entrypoints.api.sessions import CSRF_COOKIE, SESSION_COOKIE
 from vouchers.entrypoints.web.portal.pages import REDEEM_COOKIE, safe_next, try_again
 from vouchers.services import access, customers, settings
+from vouchers.services import portal as portal_service
 
 API = "/api/v1"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -352,13 +353,38 @@ def test_every_portal_answer_sends_no_referrer_and_is_not_cached_or_framed(
     answers["portal"] = client.get("/portal")
     answers["not found"] = client.get("/portal/redemptions/99")
     answers["no such page"] = client.get("/portal/redemptions/abc")
+    answers["no such address"] = client.get("/portal/no/such/page")
 
     for what, response in answers.items():
         assert response.headers["referrer-policy"] == "no-referrer", what
         assert response.headers["cache-control"] == "no-store", what
         assert response.headers["x-frame-options"] == "DENY", what
-    assert answers["not found"].status_code == answers["no such page"].status_code == 404
+    missing = ("not found", "no such page", "no such address")
+    assert {answers[what].status_code for what in missing} == {404}
     assert alerts(answers["no such page"].text) == ["There is no such page."]
+    assert alerts(answers["no such address"].text) == ["There is no such page."]
+
+
+def test_an_unexpected_error_is_a_portal_page_with_the_portal_headers(
+    app: App, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a signed-in customer and a bug behind the account page
+    portal_customer(app)
+    sign_in(client)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(portal_service, "portal_account", broken)
+    # When the page is asked for
+    answer = client.get("/portal")
+    # Then it is the portal's error page, never cached, without the bug's words
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert alerts(answer.text) == ["Something went wrong on our side. Please try again later."]
+    assert "a bug" not in answer.text
 
 
 def test_a_wrong_guess_a_typo_and_a_lock_out_read_as_customers_should_read_them(

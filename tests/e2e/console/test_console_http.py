@@ -420,3 +420,12 @@ def test_a_customer_signed_in_to_the_portal_is_nobody_in_the_console(
         answer = client.get(path)
         assert answer.status_code == 303, path
         assert answer.headers["location"].startswith("/console/sign-in")
+    # The sign-in page then shows its form (no redirect back to /console: a loop), and no
+    # console page shows the customer the staff menu.
+    sign_in = client.get("/console/sign-in?next=/console/vouchers")
+    assert sign_in.status_code == 200
+    assert 'name="sign_in_token"' in sign_in.text
+    missing = client.get("/console/no-such-page")
+    assert missing.status_code == 404
+    assert "console-menu" not in missing.text
+    assert "/console/sign-out" not in missing.text

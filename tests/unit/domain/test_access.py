@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from vouchers.domain.access import (
+    CONFINED_PERMISSIONS,
     KIND_ROLES,
     ROLE_PERMISSIONS,
     ApiKey,
@@ -155,6 +156,24 @@ def test_a_key_confined_to_a_customer_acts_only_on_that_customer() -> None:
             Permission.WALLETS_DEBIT,
             customer_id=CUSTOMER_ID,
         )
+
+
+@pytest.mark.parametrize("role", sorted(KIND_ROLES[PrincipalKind.API_KEY]))
+def test_a_key_confined_to_a_customer_holds_nothing_beyond_what_one_account_allows(
+    role: Role,
+) -> None:
+    key = Principal("c1", PrincipalKind.API_KEY, frozenset({role}), CUSTOMER_ID)
+    assert key.permissions <= CONFINED_PERMISSIONS
+    everyone = (
+        Permission.VOUCHERS_REVEAL,
+        Permission.VOUCHERS_ACTIVATE,
+        Permission.RUNS_READ,
+        Permission.SETTINGS_WRITE,
+    )
+    for permission in everyone:
+        assert permission not in key.permissions
+        with pytest.raises(PermissionDeniedError):
+            authorize(key, permission, customer_id=CUSTOMER_ID)
 
 
 def test_an_unconfined_principal_may_act_on_any_customer() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vouchers.domain.money import Currency, Money, currency
+from vouchers.domain.money import Currency, Money, currency, format_minor
 from vouchers.errors import AmountError, CurrencyError
 
 EUR = currency("EUR")
@@ -41,6 +41,19 @@ def test_the_refusal_names_the_code() -> None:
     with pytest.raises(CurrencyError) as caught:
         currency("XYZ")
     assert caught.value.message == "unknown currency 'XYZ'"
+
+
+@pytest.mark.parametrize(
+    ("minor", "code", "expected"),
+    [(1250, "EUR", "12.50 EUR"), (1000, "jpy", "1000 JPY"), (1500, "KWD", "1.500 KWD"),
+     (-5, "USD", "-0.05 USD")],
+)  # fmt: skip
+def test_every_way_in_formats_minor_units_the_same_way(
+    minor: int, code: str, expected: str
+) -> None:
+    assert format_minor(minor, code) == expected == Money(minor, currency(code)).format()
+    with pytest.raises(CurrencyError):
+        format_minor(minor, "XYZ")
 
 
 @pytest.mark.parametrize(

@@ -244,6 +244,16 @@ def test_a_key_confined_to_a_customer_carries_its_scope(
         access.create_api_key("x", roles=["integration"], customer_ref="NOPE", **key_deps)
 
 
+def test_a_key_confined_to_a_customer_cannot_hold_a_staff_role(
+    key_deps: dict[str, Any], uow: FakeUnitOfWork, clock: FakeClock
+) -> None:
+    customers.create_customer("C1", uow=uow, clock=clock, actor="root")
+    for roles in (["finance"], ["integration", "admin"], ["auditor"]):
+        with pytest.raises(ValidationError, match="confined to a customer"):
+            access.create_api_key("c1-staff", roles=roles, customer_ref="C1", **key_deps)
+    assert access.list_api_keys(uow=uow) == []
+
+
 def test_keys_with_roles_they_may_not_hold_are_refused(key_deps: dict[str, Any]) -> None:
     for roles in ([], ["customer"], ["root"]):
         with pytest.raises(ValidationError):

@@ -53,8 +53,7 @@ def test_a_new_definition_is_stored_inactive_with_its_restrictions(
     assert definitions.get_definition(1, uow=uow) == saved
     assert definitions.get_definition("safe", uow=uow) == saved
     assert definitions.list_definitions(uow=uow) == [saved]
-    with uow:
-        assert uow.definitions.active() is None
+    assert definitions.active_definition(uow=uow) is None
 
 
 def test_creating_an_active_definition_deactivates_the_one_active_before(
@@ -67,6 +66,7 @@ def test_creating_an_active_definition_deactivates_the_one_active_before(
 
     assert second.active
     assert active_codes(uow) == ["SECOND"]
+    assert definitions.active_definition(uow=uow) == second
     assert not definitions.get_definition("FIRST", uow=uow).active
 
 

@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, Query
 
 from vouchers.domain.access import Permission, Principal, authorize
 from vouchers.domain.customers import EXTERNAL_REF
+from vouchers.domain.money import format_minor
 from vouchers.entrypoints.api.deps import AppDep, require
 from vouchers.entrypoints.api.schemas_catalogue import MAX_ID
-from vouchers.entrypoints.api.wallets import amounts, money
+from vouchers.entrypoints.api.wallets import amounts
 from vouchers.errors import CustomerNotFoundError
 from vouchers.services import ledger as service
 from vouchers.services.ledger import LedgerCheck
@@ -64,10 +65,10 @@ def check_public(check: LedgerCheck) -> dict[str, Any]:
             {
                 "customer_id": customer_id,
                 "currency": code,
-                "paid": money(paid, code),
-                "paid_from_journal": money(paid_journal, code),
-                "bonus": money(bonus, code),
-                "bonus_from_journal": money(bonus_journal, code),
+                "paid": format_minor(paid, code),
+                "paid_from_journal": format_minor(paid_journal, code),
+                "bonus": format_minor(bonus, code),
+                "bonus_from_journal": format_minor(bonus_journal, code),
             }
             for customer_id, code, paid, paid_journal, bonus, bonus_journal in (
                 check.wallet_mismatches

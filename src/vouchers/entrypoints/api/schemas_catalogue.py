@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, St
 
 from vouchers.domain.lifecycle import BusinessDefinition, Process, parse_states
 from vouchers.domain.lots import Lot
-from vouchers.domain.money import Currency, Money, currency
+from vouchers.domain.money import Currency, Money, format_minor
 from vouchers.domain.runs import ProcessRun
 from vouchers.domain.vouchers import VoucherState
 from vouchers.errors import AmountError
@@ -55,7 +55,7 @@ def parse_ref(text: str | int) -> int | str:
 
 
 def money(minor: int | None, code: str) -> str | None:
-    return None if minor is None else str(Money(minor, currency(code)))
+    return None if minor is None else format_minor(minor, code)
 
 
 class Input(BaseModel):

@@ -13,7 +13,13 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from vouchers.domain.access import Permission, Principal
-from vouchers.domain.codes import CheckMethod, CodeFormat, alphabet_from
+from vouchers.domain.codes import (
+    RISK_GUESSES,
+    RISK_LIVE_CODES,
+    CheckMethod,
+    CodeFormat,
+    alphabet_from,
+)
 from vouchers.domain.money import currency
 from vouchers.domain.voucher_types import (
     BonusRule,
@@ -42,11 +48,6 @@ from vouchers.entrypoints.api.schemas_catalogue import (
 )
 from vouchers.services import settings as settings_service
 from vouchers.services import voucher_types as service
-
-# The figure shown beside a format's entropy (as the CLI shows it).
-RISK_GUESSES = 1_000_000
-RISK_LIVE_CODES = 1_000_000
-
 
 # -- voucher types ------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vouchers.domain.access import Permission, Principal
 from vouchers.domain.ledger import DebitOrder, Wallet
-from vouchers.domain.money import Money, currency
+from vouchers.domain.money import format_minor
 from vouchers.entrypoints.api.customers import CustomerRef, Reference, load_customer
 from vouchers.entrypoints.api.deps import AppDep, actor_name, require
 from vouchers.services import customers as customer_service
@@ -42,16 +42,11 @@ IdempotencyKey = Annotated[
 ]
 
 
-def money(minor: int, code: str) -> str:
-    """An amount formatted with its currency: ``"12.50 EUR"``."""
-    return Money(minor, currency(code)).format()
-
-
 def amounts(code: str, **minor: int) -> dict[str, Any]:
     """Each amount twice: ``<name>`` formatted and ``<name>_minor`` in minor units."""
     out: dict[str, Any] = {}
     for name, value in minor.items():
-        out[name] = money(value, code)
+        out[name] = format_minor(value, code)
         out[f"{name}_minor"] = value
     return out
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from vouchers.domain.codes import CodeFormat
+from vouchers.domain.codes import RISK_GUESSES, RISK_LIVE_CODES, CodeFormat
 from vouchers.domain.customers import Customer
 from vouchers.domain.ledger import Wallet
 from vouchers.domain.lifecycle import BusinessDefinition
 from vouchers.domain.lots import Lot
-from vouchers.domain.money import Money, currency
+from vouchers.domain.money import format_minor
 from vouchers.domain.redemptions import Redemption
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.services.ledger import LedgerCheck
@@ -20,13 +20,9 @@ from vouchers.services.redemptions import RedemptionResult
 from vouchers.services.vouchers import VoucherView
 from vouchers.services.wallets import DebitResult
 
-# The figure shown beside a format's entropy: an attacker's guesses against live codes.
-RISK_GUESSES = 1_000_000
-RISK_LIVE_CODES = 1_000_000
-
 
 def money(minor: int | None, code: str) -> str | None:
-    return None if minor is None else str(Money(minor, currency(code)))
+    return None if minor is None else format_minor(minor, code)
 
 
 def iso(value: datetime | None) -> str | None:

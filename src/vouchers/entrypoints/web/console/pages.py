@@ -27,8 +27,8 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
 from vouchers.bootstrap import App
-from vouchers.domain.access import Permission, Principal
-from vouchers.domain.money import Money, currency
+from vouchers.domain.access import Permission, Principal, PrincipalKind
+from vouchers.domain.money import format_minor
 from vouchers.entrypoints.api.deps import actor_name, get_app
 from vouchers.entrypoints.api.problems import status_of
 from vouchers.entrypoints.api.sessions import SignedSessions
@@ -119,12 +119,16 @@ def secure(response: Response) -> Response:
 
 
 def current_principal(request: Request) -> Principal | None:
-    """The signed-in principal if a page dependency found one, else from the cookie."""
+    """The signed-in staff user if a page dependency found one, else from the cookie; None
+    for a customer's portal session, which is nobody in the console (no menu, and the
+    sign-in page shows its form instead of sending the customer round in circles)."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
         sessions: SignedSessions = request.app.state.sessions
         payload = sessions.payload(request)
         principal = None if payload is None else sessions.principal_of(payload)
+    if principal is not None and principal.kind is PrincipalKind.CUSTOMER:
+        return None
     return principal
 
 
@@ -158,7 +162,7 @@ def money(minor: int | None, code: str | None) -> str:
     """``12.50 EUR``; an empty string for no amount."""
     if minor is None or not code:
         return ""
-    return Money(minor, currency(code)).format()
+    return format_minor(minor, code)
 
 
 def when(moment: datetime | str | None, *, date_only: bool = False) -> str:

@@ -15,7 +15,13 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from vouchers.domain.access import Permission, authorize
-from vouchers.domain.codes import CheckMethod, CodeFormat, alphabet_from
+from vouchers.domain.codes import (
+    RISK_GUESSES,
+    RISK_LIVE_CODES,
+    CheckMethod,
+    CodeFormat,
+    alphabet_from,
+)
 from vouchers.domain.money import Currency, currency
 from vouchers.domain.voucher_types import (
     BonusRule,
@@ -52,8 +58,6 @@ from vouchers.services import voucher_types as service
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute)
 
-RISK_GUESSES = 1_000_000
-RISK_LIVE_CODES = 1_000_000
 KEYWORDS = {
     "alternative_code": ("alternative code",),
     "name": ("needs a name",),

@@ -34,7 +34,6 @@ from vouchers.entrypoints.web.console.forms import (
     schedule,
     text,
 )
-from vouchers.entrypoints.web.console.lots import active_definition
 from vouchers.entrypoints.web.console.pages import (
     PREFIX,
     AppDep,
@@ -55,6 +54,7 @@ from vouchers.errors import (
     VoucherNotFoundError,
 )
 from vouchers.services import customers as customer_service
+from vouchers.services import definitions as definition_service
 from vouchers.services import lots as lot_service
 from vouchers.services import voucher_types as type_service
 from vouchers.services import vouchers as service
@@ -205,7 +205,7 @@ def voucher_page(
         for customer_id in {voucher.customer_id, voucher.used_by} - {None}:
             assert customer_id is not None
             customers[customer_id] = customer_service.get_customer(customer_id, uow=app.uow())
-    definition = active_definition(app)
+    definition = definition_service.active_definition(uow=app.uow())
     state = view.state
 
     def may(process: Process, permission: Permission) -> bool:

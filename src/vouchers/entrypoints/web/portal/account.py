@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vouchers import errors
 from vouchers.domain.access import Principal
+from vouchers.domain.money import format_minor
 from vouchers.domain.redemptions import Channel, Redemption
 from vouchers.entrypoints.api.deps import actor_name
 from vouchers.entrypoints.api.problems import status_of
@@ -29,7 +30,6 @@ from vouchers.entrypoints.web.portal.pages import (
     CustomerPage,
     app_of,
     message_for,
-    money,
     portal_router,
     render,
 )
@@ -52,10 +52,10 @@ def redemption_view(redemption: Redemption) -> dict[str, Any]:
         "voucher_number": redemption.voucher_number,
         "at": redemption.redeemed_at.strftime("%Y-%m-%d %H:%M UTC"),
         "currency": code,
-        "paid": money(credit.paid_minor, code),
-        "bonus": money(credit.bonus_minor, code),
-        "payment": money(credit.payment_minor, code) if credit.payment_minor else None,
-        "total": money(credit.paid_minor + credit.bonus_minor, code),
+        "paid": format_minor(credit.paid_minor, code),
+        "bonus": format_minor(credit.bonus_minor, code),
+        "payment": format_minor(credit.payment_minor, code) if credit.payment_minor else None,
+        "total": format_minor(credit.paid_minor + credit.bonus_minor, code),
         "status": str(redemption.status),
     }
 
@@ -69,9 +69,9 @@ def account_context(request: Request, principal: Principal) -> dict[str, Any]:
         "balances": [
             {
                 "currency": w.currency,
-                "paid": money(w.paid_minor, w.currency),
-                "bonus": money(w.bonus_minor, w.currency),
-                "total": money(w.total_minor, w.currency),
+                "paid": format_minor(w.paid_minor, w.currency),
+                "bonus": format_minor(w.bonus_minor, w.currency),
+                "total": format_minor(w.total_minor, w.currency),
             }
             for w in account.wallets
         ],

@@ -11,6 +11,7 @@ opens top-level, never inside another site's frame (docs/portal.md).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -24,7 +25,6 @@ from fastapi.routing import APIRoute
 from vouchers import errors
 from vouchers.bootstrap import App
 from vouchers.domain.access import Principal, PrincipalKind
-from vouchers.domain.money import Money, currency
 from vouchers.entrypoints.api.problems import status_of
 from vouchers.entrypoints.web.auth import (
     SIGN_IN_PATHS,
@@ -34,6 +34,8 @@ from vouchers.entrypoints.web.auth import (
     page_principal,
 )
 from vouchers.entrypoints.web.templating import templates
+
+log = logging.getLogger("vouchers.portal")
 
 SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
@@ -46,11 +48,13 @@ HOME = "/portal"
 SIGN_IN = SIGN_IN_PATHS["portal"]
 TYPO_MESSAGE = "This code looks mistyped. Check it against your card and try again."
 BLOCKED_MESSAGE = "Your account is blocked. Please contact support."
+UNEXPECTED = "Something went wrong on our side. Please try again later."
 
 
 class PortalRoute(APIRoute):
     """A portal route: security headers on every answer; a refusal raised on purpose
-    becomes an error page (not a problem document), a missing sign-in a redirect."""
+    becomes an error page (not a problem document), a missing sign-in a redirect, and a
+    bug a plain error page (logged), never a problem document without the headers."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -65,6 +69,9 @@ class PortalRoute(APIRoute):
                 response = error_page(request, exc)
             except RequestValidationError:  # only path parameters can fail: no such page
                 response = error_page(request, errors.NotFoundError("there is no such page"))
+            except Exception:  # a bug: logged for the operator, a plain page for the customer
+                log.exception("portal page %s %s failed", request.method, request.url.path)
+                response = render(request, "error.html", {"message": UNEXPECTED}, status=500)
             response.headers.update(SECURITY_HEADERS)
             return response
 
@@ -174,11 +181,6 @@ def duration(seconds: int) -> str:
     else:
         count, unit = -(-seconds // 3600), "hour"
     return f"{count} {unit}{'' if count == 1 else 's'}"
-
-
-def money(minor: int, code: str) -> str:
-    """An amount with its currency: ``"10.00 EUR"``."""
-    return Money(minor, currency(code)).format()
 
 
 def safe_next(text: str | None) -> str:
