@@ -70,13 +70,23 @@ def test_an_export_is_approved_by_a_second_user_downloaded_and_recorded(
     piped = cli("--as", "carol", "runs", "file", str(run["id"]))
     assert piped.exit_code == 0
     assert piped.stdout_bytes == target.read_bytes()
-    # each voucher's history says who exported it in which run
-    number = rows[0]["number"]
-    history = cli.json("history", number)
-    assert any(
-        entry["process"] == "export" and entry.get("note") == f"exported in run {run['id']} by bob"
-        for entry in history
-    ), history
+    # each voucher's history says who exported it in which run, after its activation
+    for row in rows:
+        history = cli.json("history", row["number"])
+        exported = [entry for entry in history if entry["process"] == "export"]
+        assert len(exported) == 1, history
+        assert exported[0] == {
+            "at": exported[0]["at"],
+            "process": "export",
+            "field": "secret",
+            "from_value": None,
+            "to_value": None,
+            "by": "bob",
+            "note": f"exported in run {run['id']} by bob",
+            "run_id": run["id"],
+        }
+        assert history[-1] == exported[0]
+        assert [entry["process"] for entry in history][:2] == ["generate", "accept"]
 
 
 def test_four_eyes_off_exports_at_once_and_xml_and_xlsx_are_written(cli: Cli) -> None:

@@ -8,7 +8,7 @@ import csv
 import io
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ import pytest
 from openpyxl import load_workbook
 from pyrage import passphrase as age_passphrase
 from pyrage import x25519
+from sqlalchemy import select
 
 from support.factories import (
     apply,
@@ -28,6 +29,8 @@ from support.factories import (
     voucher_rows,
 )
 from support.redeeming import customer, issue, redeem
+from vouchers.adapters.db import schema
+from vouchers.adapters.exports import store
 from vouchers.bootstrap import App
 from vouchers.domain.exports import COLUMNS, Encryption, EncryptionKind, ExportFormat
 from vouchers.domain.lifecycle import BusinessDefinition, Process
@@ -39,8 +42,9 @@ from vouchers.errors import (
     NotFoundError,
     ValidationError,
 )
-from vouchers.services import definitions, exports, runs, settings
+from vouchers.services import definitions, exports, runs, settings, vouchers
 from vouchers.services.exports import ExportRequest
+from vouchers.services.ports import HistoryEntry
 from vouchers.services.processes import Selection
 
 NS = {"v": "urn:vouchers:export:1"}
@@ -72,6 +76,16 @@ def export(
     assert run.id is not None
     runs.approve_run(run.id, uow=app.uow(), clock=app.clock, actor=APPROVER)
     return runs.execute_run(run.id, uow=app.uow(), context=context(app, environ), reraise=True)
+
+
+def exported_entries(app: App) -> list[HistoryEntry]:
+    """The export entries of every voucher's history, as the history service shows them."""
+    return [
+        entry
+        for number in sorted(voucher_rows(app))
+        for entry in vouchers.voucher_history(number, uow=app.uow())
+        if entry.process == "export"
+    ]
 
 
 def lot_of(app: App) -> str:
@@ -154,10 +168,10 @@ def test_an_export_round_trips_and_every_exported_code_redeems(app: App, fmt: st
         assert row["expires_at"].endswith("Z")
         assert row["expires_at"][:19] == stored[number]["expires_at"].isoformat()[:19]
     # … each exported voucher's history says so
-    exported = history_rows(app, process="export")
-    assert sorted(h["voucher_number"] for h in exported) == sorted(by_number)
-    assert {h["note"] for h in exported} == {f"exported in run {run.id} by {REQUESTER}"}
-    assert {h["run_id"] for h in exported} == {run.id}
+    exported = exported_entries(app)
+    assert sorted(h.voucher_number for h in exported) == sorted(by_number)
+    assert {h.note for h in exported} == {f"exported in run {run.id} by {REQUESTER}"}
+    assert {(h.run_id, h.by, h.at) for h in exported} == {(run.id, REQUESTER, app.clock())}
     # … and every code in the file redeems
     customer(app)
     for row in rows:
@@ -177,7 +191,7 @@ def test_only_activated_vouchers_are_exported(app: App) -> None:
     assert run.result_file is not None
     rows = read_csv(Path(run.result_file).read_bytes())
     assert [int(r["number"]) for r in rows] == numbers[2:]
-    assert len(history_rows(app, process="export")) == 4
+    assert len(exported_entries(app)) == 4
 
 
 def test_a_definition_that_restricts_export_is_honoured(app: App) -> None:
@@ -194,7 +208,7 @@ def test_a_definition_that_restricts_export_is_honoured(app: App) -> None:
     # When an export runs, Then it fails and leaves neither file nor history
     with pytest.raises(InvalidTransitionError, match="export addresses"):
         export(app, lot)
-    assert history_rows(app, process="export") == []
+    assert exported_entries(app) == []
     assert files_left(app) == []
     failed = runs.list_runs(uow=app.uow())[0]
     assert failed.status is RunStatus.FAILED
@@ -221,7 +235,7 @@ def test_a_secret_that_does_not_match_its_digest_fails_the_run_and_names_the_vou
     with pytest.raises(KeyMaterialError, match=f"voucher {number} does not match"):
         export(app, lot)
     assert files_left(app) == []
-    assert history_rows(app, process="export") == []
+    assert exported_entries(app) == []
     assert f"voucher {number}" in (runs.list_runs(uow=app.uow())[0].error or "")
 
 
@@ -235,6 +249,141 @@ def test_a_secret_that_does_not_decrypt_fails_the_run_and_names_the_voucher(app:
     with pytest.raises(KeyMaterialError, match=f"voucher {second} does not decrypt"):
         export(app, lot, "xlsx")
     assert files_left(app) == []
+
+
+# -- history: each run's exported numbers, as ranges ---------------------------------------
+
+
+def export_ranges(app: App) -> list[tuple[int, int, int]]:
+    """The export_ranges table: (run, first number, last number) in order."""
+    table = schema.export_ranges
+    query = select(table.c.run_id, table.c.first_number, table.c.last_number)
+    with app.engine.connect() as connection:
+        rows = connection.execute(query.order_by(table.c.run_id, table.c.first_number))
+        return [(row.run_id, row.first_number, row.last_number) for row in rows]
+
+
+def at(app: App, hours: float) -> App:
+    """The same app with its clock ``hours`` later."""
+    moment = app.clock() + timedelta(hours=hours)
+    return replace(app, clock=lambda: moment)
+
+
+def test_vouchers_left_out_split_the_ranges_a_run_records(app: App) -> None:
+    # Given a lot of 8: the 2nd cancelled, the 5th past its expiration, the 6th redeemed
+    codes = issue(app, "PREM", 8)
+    n = sorted(voucher_rows(app))
+    apply(app, Process.CANCEL, Selection(number=n[1]))
+    set_voucher_fields(app, n[4], expires_at=app.clock() - timedelta(days=1))
+    customer(app)
+    redeem(app, codes[5])
+    # When the lot is exported
+    run = export(app, lot_of(app))
+    # Then the run records one range for each run of consecutive exported numbers
+    assert run.count == 5
+    assert export_ranges(app) == [(run.id, n[0], n[0]), (run.id, n[2], n[3]), (run.id, n[6], n[7])]
+    # … and only the exported vouchers' histories say they were exported
+    assert [h.voucher_number for h in exported_entries(app)] == [n[0], n[2], n[3], n[6], n[7]]
+    assert history_rows(app, process="export") == []  # nothing stored per voucher
+
+
+def test_a_voucher_history_shows_each_export_in_time_order(app: App) -> None:
+    # Given a voucher exported an hour after activation, revealed, and exported again
+    issue(app, "PREM", 2)
+    number = sorted(voucher_rows(app))[1]
+    first = export(at(app, 1), lot_of(app))
+    revealing = at(app, 2)
+    vouchers.reveal_code(
+        number, reason="reprint", uow=app.uow(), vault=app.vault, clock=revealing.clock, actor="ann"
+    )
+    second = export(at(app, 3), lot_of(app))
+    assert first.id is not None
+    assert second.id is not None
+    # When its history is read
+    history = vouchers.voucher_history(number, uow=app.uow())
+    # Then both exports are in it, in time order, as if stored for this voucher
+    assert [(h.process, h.at) for h in history[-3:]] == [
+        ("export", at(app, 1).clock()),
+        ("reveal", at(app, 2).clock()),
+        ("export", at(app, 3).clock()),
+    ]
+    assert history[-1] == HistoryEntry(
+        voucher_number=number,
+        field="secret",
+        process="export",
+        from_value=None,
+        to_value=None,
+        at=at(app, 3).clock(),
+        by=REQUESTER,
+        run_id=second.id,
+        note=f"exported in run {second.id} by {REQUESTER}",
+    )
+    assert history[0].process == "generate"
+
+
+def test_a_failed_export_records_no_range(app: App) -> None:
+    issue(app, "PREM", 4)
+    number = sorted(voucher_rows(app))[2]
+    set_voucher_fields(app, number, lookup_digest=bytes(32))
+    with pytest.raises(KeyMaterialError, match=f"voucher {number}"):
+        export(app, lot_of(app))
+    assert export_ranges(app) == []
+    assert exported_entries(app) == []
+
+
+def test_a_writer_failing_half_way_records_nothing_and_the_next_export_works(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a lot read in pages of 2, and a file writer that fails on the 4th row
+    issue(app, "PREM", 7)
+    monkeypatch.setattr(exports, "PAGE_SIZE", 2)
+
+    def failing(rows: Iterable[Any], out: Any) -> None:
+        for index, _ in enumerate(rows):
+            if index == 3:
+                raise OSError("disk full")
+
+    monkeypatch.setattr(store, "write_csv", failing)
+    # When the export runs, Then it fails with nothing recorded and no file left
+    with pytest.raises(OSError, match="disk full"):
+        export(app, lot_of(app))
+    assert export_ranges(app) == []
+    assert files_left(app) == []
+    # … and the next export, on the same pooled connections, works
+    monkeypatch.undo()
+    run = export(app, lot_of(app))
+    assert run.count == 7
+    assert len(exported_entries(app)) == 7
+
+
+def test_purging_an_exported_voucher_keeps_its_export_in_the_history(app: App) -> None:
+    # Given an exported lot, one of whose vouchers is later cancelled and purged
+    issue(app, "PREM", 3)
+    n = sorted(voucher_rows(app))
+    run = export(at(app, 1), lot_of(app))
+    later = at(app, 2)
+    apply(later, Process.CANCEL, Selection(number=n[1]))
+    apply(later, Process.PURGE, Selection(number_from=n[1], number_to=n[1]))
+    # Then the purged voucher (a tombstone) still shows who exported it, and the range stays
+    history = vouchers.voucher_history(n[1], uow=app.uow())
+    assert [h.process for h in history[-3:]] == ["export", "cancel", "purge"]
+    assert history[-3].note == f"exported in run {run.id} by {REQUESTER}"
+    assert export_ranges(app) == [(run.id, n[0], n[2])]
+
+
+def test_a_worker_lost_after_its_export_committed_is_settled_from_the_ranges(app: App) -> None:
+    # Given an export whose transaction committed, but whose worker died before the run
+    # was marked completed
+    issue(app, "PREM", 3)
+    run = export(app, lot_of(app))
+    assert run.id is not None
+    with app.uow() as uow:
+        uow.runs.update(run.id, status=RunStatus.RUNNING, count=None, finished_at=None)
+        uow.commit()
+    # When recovery looks at it, Then the run is completed with the vouchers it recorded
+    assert runs.recover_runs(uow=app.uow(), clock=app.clock, alive=lambda _: False) == [run.id]
+    settled = runs.get_run(run.id, uow=app.uow())
+    assert (settled.status, settled.count) == (RunStatus.COMPLETED, 3)
 
 
 def test_the_requester_cannot_approve_an_export_and_it_waits_until_approved(app: App) -> None:
@@ -363,7 +512,7 @@ def test_a_pdf_export_writes_card_sheets(app: App) -> None:
     run = export(app, lot_of(app), "pdf")
     assert run.result_file is not None
     assert Path(run.result_file).read_bytes().startswith(b"%PDF")
-    assert len(history_rows(app, process="export")) == 3
+    assert len(exported_entries(app)) == 3
 
 
 def test_codes_in_the_file_are_the_stored_codes(app: App) -> None:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -76,6 +76,7 @@ from vouchers.errors import (
 )
 from vouchers.services.ports import (
     CodeVault,
+    ExportRecord,
     HistoryEntry,
     JournalEntry,
     NewVouchers,
@@ -144,6 +145,14 @@ class _Attempt:
 
 
 @dataclass(frozen=True)
+class _ExportRange:
+    run_id: int
+    first: int
+    last: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class _Event:
     id: int
     type: str
@@ -161,6 +170,7 @@ class _Tables:
     vouchers: dict[int, StoredVoucher] = field(default_factory=dict)
     digests: dict[bytes, int] = field(default_factory=dict)  # the unique index: digest → number
     history: list[HistoryEntry] = field(default_factory=list)  # in insertion (id) order
+    export_ranges: list[_ExportRange] = field(default_factory=list)
     definitions: dict[int, BusinessDefinition] = field(default_factory=dict)
     runs: dict[int, ProcessRun] = field(default_factory=dict)
     customers: dict[int, Customer] = field(default_factory=dict)
@@ -694,7 +704,9 @@ class FakeRunRepository:
         return [run for run in self._t.runs.values() if run.status is RunStatus.RUNNING]
 
     def history_rows(self, run_id: int) -> int:
-        return sum(1 for entry in self._t.history if entry.run_id == run_id)
+        rows = sum(1 for entry in self._t.history if entry.run_id == run_id)
+        exported = sum(r.last - r.first + 1 for r in self._t.export_ranges if r.run_id == run_id)
+        return rows + exported
 
     def recent(self, *, limit: int = 50, before: int | None = None) -> builtins.list[ProcessRun]:
         keys = [key for key in sorted(self._t.runs, reverse=True) if before is None or key < before]
@@ -720,12 +732,12 @@ class FakeExportRepository:
         return None
 
     def count(self, criteria: VoucherCriteria) -> int:
-        return len(self._rows(criteria, after=0))
+        return len(self._rows(criteria))
 
-    def page(
-        self, criteria: VoucherCriteria, *, after: int, limit: int
-    ) -> builtins.list[SealedVoucher]:
-        return [
+    def pages(
+        self, criteria: VoucherCriteria, *, size: int
+    ) -> Generator[builtins.list[SealedVoucher], None, None]:
+        rows = [
             SealedVoucher(
                 row.voucher.number,
                 row.ciphertext or b"",
@@ -739,27 +751,32 @@ class FakeExportRepository:
                 row.voucher.effective_at,
                 row.voucher.expires_at,
             )
-            for row in self._rows(criteria, after=after)[:limit]
+            for row in self._rows(criteria)
+        ]
+        for start in range(0, len(rows), size):
+            yield rows[start : start + size]
+
+    def record(self, run_id: int, ranges: Sequence[tuple[int, int]], *, at: datetime) -> int:
+        if run_id not in self._t.runs:  # the foreign key
+            raise StorageError(f"no process run {run_id}")
+        for first, last in ranges:
+            if first > last:  # the CHECK constraint
+                raise StorageError(f"range {first}..{last} is not ordered")
+            self._t.export_ranges.append(_ExportRange(run_id, first, last, at))
+        return sum(last - first + 1 for first, last in ranges)
+
+    def covering(self, number: int) -> builtins.list[ExportRecord]:
+        found = [r for r in self._t.export_ranges if r.first <= number <= r.last]
+        return [
+            ExportRecord(r.run_id, r.at, self._t.runs[r.run_id].requested_by)
+            for r in sorted(found, key=lambda r: (r.at, r.run_id))
         ]
 
-    def record(
-        self, criteria: VoucherCriteria, *, run_id: int, actor: str, at: datetime, note: str
-    ) -> int:
-        rows = self._rows(criteria, after=0)
-        self._t.history.extend(
-            HistoryEntry(
-                row.voucher.number, "secret", "export", None, None, at, actor, run_id, note
-            )
-            for row in rows
-        )
-        return len(rows)
-
-    def _rows(self, criteria: VoucherCriteria, *, after: int) -> builtins.list[StoredVoucher]:
+    def _rows(self, criteria: VoucherCriteria) -> builtins.list[StoredVoucher]:
         return [
             self._t.vouchers[n]
             for n in sorted(self._t.vouchers)
-            if n > after
-            and self._t.vouchers[n].ciphertext is not None
+            if self._t.vouchers[n].ciphertext is not None
             and _matches(self._t.vouchers[n].voucher, criteria)
         ]
 

@@ -27,9 +27,10 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -156,6 +157,74 @@ class CodeVault:
         except InvalidTag as exc:
             raise KeyMaterialError(f"the secret of voucher {number} does not decrypt") from exc
         return plain.decode()
+
+    def open_checked(self, sealed: Iterable[Sequence[Any]]) -> list[str]:
+        """The codes inside many ciphertexts, each checked against its stored lookup digest.
+
+        Each item of ``sealed`` begins (number, ciphertext, data key id, lookup digest,
+        lookup key id), as ``SealedVoucher`` does; what follows is ignored.
+
+        The hot path of exports: the HMAC key schedule is made once per call, not once per
+        code. A digest that differs under its own lookup key (or names a key the ring does
+        not hold) is tried under every live key, as :meth:`digests` does during rotation.
+        The digests compared are both stored or derived, never typed, so the comparison
+        need not be constant-time. Raises KeyMaterialError naming the first voucher whose
+        secret does not decrypt or does not match its digest.
+        """
+        aeads = self._aeads
+        macs = {key_id: _Hmac(key) for key_id, key in self.ring.lookup_keys.items()}
+        codes: list[str] = []
+        add = codes.append
+        data_id = lookup_id = object()  # the previous row's keys, usually every row's
+        for row in sealed:
+            number, ciphertext, data_key_id, digest, lookup_key_id = row[:5]
+            if data_key_id != data_id:
+                aead = aeads.get(data_key_id)
+                if aead is None:
+                    raise KeyMaterialError(
+                        f"data key {data_key_id} of voucher {number} is not in the key ring"
+                    )
+                decrypt, data_id = aead.decrypt, data_key_id
+            if lookup_key_id != lookup_id:
+                mac, lookup_id = macs.get(lookup_key_id), lookup_key_id
+            try:
+                plain = decrypt(
+                    ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], number.to_bytes(8, "big")
+                )
+            except InvalidTag as exc:
+                raise KeyMaterialError(f"the secret of voucher {number} does not decrypt") from exc
+            code = plain.decode()
+            if (mac is None or mac.digest(plain) != digest) and digest not in self.digests(code):
+                raise KeyMaterialError(
+                    f"the secret of voucher {number} does not match its lookup digest"
+                )
+            add(code)
+        return codes
+
+
+class _Hmac:
+    """HMAC-SHA-256 under one key with the inner and outer pads hashed once (RFC 2104):
+    each message then costs two hash copies, not a key schedule (``hmac.digest`` makes one
+    per call, ``hmac.HMAC.copy`` is pure Python)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _SHA256_BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+_SHA256_BLOCK = 64
 
 
 def _aad(number: int) -> bytes:

@@ -11,7 +11,7 @@ The passphrase itself is never stored: a run names the environment variable hold
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -172,3 +172,52 @@ def file_expiry(finished_at: datetime, retention_days: int) -> datetime:
 def export_note(run_id: int, actor: str) -> str:
     """The history note of every exported voucher."""
     return f"exported in run {run_id} by {actor}"
+
+
+class NumberRanges:
+    """Voucher numbers collapsed into ranges of consecutive numbers, fed page by page.
+
+    An export streams its vouchers in number order; what it wrote is recorded as
+    ``(first, last)`` ranges (inclusive), one per run of consecutive numbers: a fresh lot
+    is one range, and each voucher left out (cancelled, used, expired …) splits one in
+    two. Numbers must come strictly increasing, across pages too.
+    """
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[int, int]] = []
+        self.count = 0
+
+    def add(self, numbers: Sequence[int]) -> None:
+        """Add a page of strictly increasing numbers, all above those added before;
+        raises ValueError otherwise (a page without gaps is taken whole, unchecked)."""
+        if not numbers:
+            return
+        first, last = numbers[0], numbers[-1]
+        if self.ranges and first <= self.ranges[-1][1]:
+            raise ValueError(f"number {first} does not follow {self.ranges[-1][1]}")
+        self.count += len(numbers)
+        if last - first == len(numbers) - 1:  # no gap: the usual page of a lot
+            self._extend(first, last)
+            return
+        start = previous = first
+        for number in numbers[1:]:
+            if number <= previous:
+                raise ValueError(f"number {number} does not follow {previous}")
+            if number != previous + 1:
+                self._extend(start, previous)
+                start = number
+            previous = number
+        self._extend(start, previous)
+
+    def _extend(self, first: int, last: int) -> None:
+        if self.ranges and self.ranges[-1][1] + 1 == first:
+            self.ranges[-1] = (self.ranges[-1][0], last)
+        else:
+            self.ranges.append((first, last))
+
+
+def number_ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
+    """Strictly increasing ``numbers`` as ranges of consecutive numbers (first, last)."""
+    collected = NumberRanges()
+    collected.add(list(numbers))
+    return collected.ranges

@@ -7,7 +7,7 @@ SQL adapters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -151,6 +151,12 @@ class CodeVault(Protocol):
     ) -> tuple[list[bytes], list[bytes]]: ...
 
     def open(self, number: int, ciphertext: bytes, key_id: int) -> str: ...
+
+    def open_checked(self, sealed: Iterable[Sequence[Any]]) -> list[str]:
+        """The codes of many (number, ciphertext, data key id, lookup digest, lookup key id,
+        …) rows, each checked against its digest; raises KeyMaterialError naming the first
+        voucher that does not decrypt or match."""
+        ...
 
 
 class PasswordHasher(Protocol):
@@ -319,7 +325,8 @@ class RunRepository(Protocol):
     def running(self) -> list[ProcessRun]: ...
 
     def history_rows(self, run_id: int) -> int:
-        """How many history rows the run wrote (proof that its transaction committed)."""
+        """How many vouchers the run's history names, history rows and export ranges
+        (proof that its transaction committed)."""
         ...
 
     def recent(self, *, limit: int = 50, before: int | None = None) -> list[ProcessRun]:
@@ -334,20 +341,36 @@ class RunRepository(Protocol):
 class ExportRepository(Protocol):
     def snapshot(self) -> None:
         """Make the open transaction read one consistent snapshot (call it first), so the
-        file and the history rows of an export name the same vouchers."""
+        count and every page of an export see the same vouchers."""
         ...
 
     def count(self, criteria: VoucherCriteria) -> int: ...
 
-    def page(self, criteria: VoucherCriteria, *, after: int, limit: int) -> Sequence[SealedVoucher]:
-        """Matching vouchers with a secret, in number order after ``after`` (keyset)."""
+    def pages(
+        self, criteria: VoucherCriteria, *, size: int
+    ) -> Generator[Sequence[SealedVoucher], None, None]:
+        """Matching vouchers with a secret, in number order, in pages of at most ``size``,
+        read as they are taken; exhaust or close it before the transaction ends (it may
+        hold a cursor open)."""
         ...
 
-    def record(
-        self, criteria: VoucherCriteria, *, run_id: int, actor: str, at: datetime, note: str
-    ) -> int:
-        """One history row for every matching voucher with a secret (set-based); how many."""
+    def record(self, run_id: int, ranges: Sequence[tuple[int, int]], *, at: datetime) -> int:
+        """Record that run ``run_id`` exported the numbers of ``ranges`` ((first, last),
+        inclusive) at ``at``; how many vouchers they cover."""
         ...
+
+    def covering(self, number: int) -> list[ExportRecord]:
+        """Every recorded export of voucher ``number``, oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One export run that wrote a voucher to its file."""
+
+    run_id: int
+    at: datetime
+    by: str
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vouchers.domain.codes import CodeFormat
+from vouchers.domain.exports import export_note
 from vouchers.domain.lifecycle import Process, check_transition
 from vouchers.domain.voucher_types import VoucherType
 from vouchers.domain.vouchers import Voucher, VoucherState
@@ -113,8 +114,11 @@ def _views(uow: UnitOfWork, vouchers: list[Voucher], clock: Clock) -> list[Vouch
 def voucher_history(number: int, *, uow: UnitOfWork) -> list[HistoryEntry]:
     """A voucher's audit trail, oldest first, beginning with its generation.
 
-    The generation entry is derived from the voucher and its lot (when and by whom it was
-    generated) rather than stored a million times. Raises VoucherNotFoundError.
+    Two kinds of entry are derived rather than stored a million times: the generation
+    (from the voucher and its lot: when and by whom it was generated) and each export
+    (from the number ranges the export run recorded: "exported in run N by U").
+    Entries of the same moment keep their order, exports after stored entries.
+    Raises VoucherNotFoundError.
     """
     with uow:
         voucher = uow.vouchers.get(number)
@@ -128,7 +132,22 @@ def voucher_history(number: int, *, uow: UnitOfWork) -> list[HistoryEntry]:
             at=voucher.created_at,
             by=lot.generated_by or lot.created_by or "",
         )
-        return [created, *uow.vouchers.history(number)]
+        exported = [
+            HistoryEntry(
+                voucher_number=number,
+                field="secret",
+                process=Process.EXPORT.value,
+                from_value=None,
+                to_value=None,
+                at=record.at,
+                by=record.by,
+                run_id=record.run_id,
+                note=export_note(record.run_id, record.by),
+            )
+            for record in uow.exports.covering(number)
+        ]
+        stored = uow.vouchers.history(number)
+        return [created, *sorted([*stored, *exported], key=lambda entry: entry.at)]
 
 
 def reveal_code(

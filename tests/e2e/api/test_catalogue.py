@@ -389,6 +389,14 @@ def test_an_export_waits_for_a_second_finance_user_and_its_file_is_finance_only(
         f"{API}/vouchers/{number}/reveal", json={"reason": "check export"}, headers=keys["finance"]
     ).json()["code"]
     assert code.replace("-", "") in downloaded.text.replace("-", "")
+    # every exported voucher's history names the run and who asked for it
+    for exported in numbers(client, keys):
+        history = client.get(f"{API}/vouchers/{exported}/history", headers=keys["support"])
+        assert history.status_code == 200
+        entries = [entry for entry in history.json() if entry["process"] == "export"]
+        assert [(e["field"], e["by"], e["run_id"], e["note"]) for e in entries] == [
+            ("secret", "key:finance", run_id, f"exported in run {run_id} by key:finance")
+        ]
 
     unknown_format = client.post(
         f"{API}/exports", json={"lot": "L1", "format": "doc"}, headers=keys["finance"]

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import pickle
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vouchers.adapters.keys import (
     CodeVault,
     KeyRing,
+    _Hmac,
     format_key_list,
     load_keyring,
     read_key_file,
@@ -113,3 +119,52 @@ def test_dropping_old_keys_keeps_only_the_current_ones() -> None:
     ring = KeyRing.generate().with_new_keys().only_current()
     assert sorted(ring.lookup_keys) == [2]
     assert sorted(ring.data_keys) == [2]
+
+
+# -- opening many secrets at once (exports) ---------------------------------------------------
+
+
+@given(key=st.binary(min_size=0, max_size=200), message=st.binary(max_size=100))
+def test_the_precomputed_hmac_is_hmac_sha256(key: bytes, message: bytes) -> None:
+    assert _Hmac(key).digest(message) == hmac.digest(key, message, hashlib.sha256)
+
+
+def sealed_rows(vault: CodeVault, codes: list[str], first: int = 1) -> list[tuple[Any, ...]]:
+    digests, ciphertexts = vault.seal_many(first, codes)
+    return [
+        (first + i, ciphertexts[i], vault.data_key_id, digests[i], vault.lookup_key_id, "more")
+        for i in range(len(codes))
+    ]
+
+
+def test_open_checked_opens_every_secret_and_checks_its_digest() -> None:
+    vault = CodeVault(KeyRing.generate())
+    codes = [CODE, CODE[::-1], "0" * 17]
+    assert vault.open_checked(sealed_rows(vault, codes, first=7)) == codes
+
+
+def test_open_checked_accepts_digests_and_ciphertexts_under_older_keys() -> None:
+    # Given secrets sealed before a rotation that has not re-sealed them yet
+    old = CodeVault(KeyRing.generate())
+    rows = sealed_rows(old, [CODE, CODE[::-1]])
+    rotated = CodeVault(old.ring.with_new_keys())
+    assert rotated.lookup_key_id != old.lookup_key_id
+    # Then they open and match under the keys they name
+    assert rotated.open_checked(rows) == [CODE, CODE[::-1]]
+    # … and a digest labelled with the wrong lookup key is still found under the others
+    relabelled = [(*row[:4], rotated.lookup_key_id, *row[5:]) for row in rows]
+    assert rotated.open_checked(relabelled) == [CODE, CODE[::-1]]
+
+
+def test_open_checked_names_the_voucher_whose_secret_fails() -> None:
+    vault = CodeVault(KeyRing.generate())
+    rows = sealed_rows(vault, [CODE, CODE[::-1], "0" * 17])
+    wrong_digest = [*rows[:2], (*rows[2][:3], bytes(32), *rows[2][4:])]
+    with pytest.raises(KeyMaterialError, match="voucher 3 does not match its lookup digest"):
+        vault.open_checked(wrong_digest)
+    moved = [rows[0], (2, rows[0][1], *rows[1][2:])]  # a ciphertext bound to voucher 1
+    with pytest.raises(KeyMaterialError, match="voucher 2 does not decrypt"):
+        vault.open_checked(moved)
+    unknown_key = [(*rows[0][:2], 99, *rows[0][3:])]
+    with pytest.raises(KeyMaterialError, match="data key 99 of voucher 1"):
+        vault.open_checked(unknown_key)

@@ -20,7 +20,7 @@ from vouchers.errors import (
     ValidationError,
     VoucherNotFoundError,
 )
-from vouchers.services import lots, processes, vouchers
+from vouchers.services import lots, processes, runs, vouchers
 from vouchers.services.ports import HistoryEntry
 from vouchers.services.processes import Selection
 
@@ -121,6 +121,39 @@ def test_modifications_and_reveals_appear_in_the_trail_beside_state_changes(
         ("secret", "reveal", None, None),
         ("state", "cancel", "activated", "cancelled"),
     ]  # fmt: skip
+
+
+def test_an_export_recorded_as_a_range_reads_as_an_entry_of_each_covered_voucher(
+    codes: dict[int, str], uow: FakeUnitOfWork, vault: CodeVault, clock: FakeClock
+) -> None:
+    # Given an export run of lot AUTO-000002 that recorded vouchers 4 and 5 (6 was left out)
+    criteria = {"lot": "AUTO-000002", "format": "csv"}
+    export = runs.request_run(P.EXPORT, criteria, uow=uow, clock=clock, actor="bob")
+    assert export.id is not None
+    with uow:
+        uow.exports.record(export.id, [(4, 5)], at=NOW)
+        uow.commit()
+    # … and voucher 5 revealed at the same instant, then modified a day later
+    reveal(5, uow, vault, clock)
+    clock.advance(DAY)
+    processes.modify_vouchers(
+        Selection(number=5), uow=uow, clock=clock, actor="checker", expires_at=NOW + 9 * DAY
+    )
+    # Then the export is in the history of 4 and 5, after what was stored at its moment
+    note = f"exported in run {export.id} by bob"
+    exported = HistoryEntry(5, "secret", "export", None, None, NOW, "bob", export.id, note)
+    assert [(h.process, h.at) for h in vouchers.voucher_history(5, uow=uow)] == [
+        ("generate", NOW),
+        ("reveal", NOW),
+        ("export", NOW),
+        ("modify", NOW + DAY),
+    ]
+    assert vouchers.voucher_history(5, uow=uow)[2] == exported
+    assert vouchers.voucher_history(4, uow=uow)[1:] == [
+        dataclasses.replace(exported, voucher_number=4)
+    ]
+    assert [h.process for h in vouchers.voucher_history(6, uow=uow)] == ["generate"]
+    assert uow.database.history(4) == []  # derived, never stored
 
 
 def test_a_lot_without_a_recorded_generator_credits_its_creator(

@@ -80,9 +80,12 @@ class SqlRunRepository:
         return [_from_row(row) for row in rows]
 
     def history_rows(self, run_id: int) -> int:
-        h = schema.voucher_history
-        query = select(func.count()).select_from(h).where(h.c.run_id == run_id)
-        return int(self._c.execute(query).scalar_one())
+        h, e = schema.voucher_history, schema.export_ranges
+        rows = select(func.count()).select_from(h).where(h.c.run_id == run_id)
+        exported = select(func.coalesce(func.sum(e.c.last_number - e.c.first_number + 1), 0))
+        exported = exported.where(e.c.run_id == run_id)
+        both = select(rows.scalar_subquery() + exported.scalar_subquery())
+        return int(self._c.execute(both).scalar_one())
 
     def with_expired_files(self, now: datetime) -> list[ProcessRun]:
         query = select(_R).where(_R.c.result_file.is_not(None), _R.c.file_expires_at <= now)

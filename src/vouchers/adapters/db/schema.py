@@ -238,6 +238,21 @@ process_runs = Table(
     Index("ix_process_runs_status_scheduled_for", "status", "scheduled_for"),
 )
 
+# What each export run wrote to its file, as ranges of consecutive voucher numbers
+# (docs/exports.md, "History of an export"): a voucher's history shows "exported in run N
+# by U" for every range that covers its number, instead of a history row per voucher.
+export_ranges = Table(
+    "export_ranges",
+    metadata,
+    Column("run_id", ForeignKey("process_runs.id"), primary_key=True),
+    Column("first_number", BigInteger, primary_key=True),
+    Column("last_number", BigInteger, nullable=False),
+    Column("exported_at", UtcDateTime, nullable=False),
+    CheckConstraint("first_number <= last_number", name="ordered"),
+    # Which runs cover number N: first_number <= N AND last_number >= N.
+    Index("ix_export_ranges_first_number_last_number", "first_number", "last_number"),
+)
+
 customers = Table(
     "customers",
     metadata,

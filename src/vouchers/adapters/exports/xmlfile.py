@@ -1,7 +1,7 @@
 """XML export: the structure of docs/export.xsd, written element by element as rows arrive.
 
-Text is escaped with the standard library; codes, numbers, amounts and moments never need
-it, but lot and type codes and names are escaped anyway.
+Text is escaped with the standard library: codes (a custom alphabet may hold ``&`` or ``<``),
+lot and type codes. Numbers, amounts and moments never need it.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def write_xml(rows: Iterable[ExportRow], out: BinaryIO, meta: ExportMeta) -> Non
     for row in rows:
         parts.append(
             f'  <voucher number="{row.number}">'
-            f"<code>{row.code}</code>"
-            f"<codeGrouped>{row.code_grouped}</codeGrouped>"
+            f"<code>{escape(row.code)}</code>"
+            f"<codeGrouped>{escape(row.code_grouped)}</codeGrouped>"
             f"<value>{row.value}</value>"
             f"<extraValue>{row.extra_value}</extraValue>"
             f"<currency>{row.currency}</currency>"
