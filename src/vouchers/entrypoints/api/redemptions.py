@@ -21,6 +21,7 @@ plain ``def`` route would also validate its response there, a second thread hop 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -216,18 +217,9 @@ async def redeem(
     ``voucher-unknown``, ``minimum-activation``, …; customers hear only
     ``voucher-unavailable``), 429 with ``Retry-After`` during a lock-out.
     """
-
-    def run() -> RedemptionResult:  # in the thread pool: it reads and writes the database
-        return service.redeem_voucher(
-            _request(body, request, principal, idempotency_key, app),
-            uow=app.uow(),
-            vault=app.vault,
-            clock=app.clock,
-            actor=actor_name(principal),
-            codebook=app.codebook,
-        )
-
-    result = await run_in_threadpool(run)
+    result = await run_in_threadpool(
+        _call, service.redeem_voucher, body, request, principal, idempotency_key, app
+    )
     if result.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers[REPLAYED_HEADER] = "true"
@@ -246,19 +238,29 @@ async def validate(
 ) -> dict[str, Any]:
     """The checks of a redemption and what it would credit; nothing moves (failed codes
     still count toward lock-outs). An ``Idempotency-Key`` is accepted and ignored."""
-
-    def run() -> RedemptionResult:  # in the thread pool: it reads the database
-        return service.validate_redemption(
-            _request(body, request, principal, None, app),
-            uow=app.uow(),
-            vault=app.vault,
-            clock=app.clock,
-            actor=actor_name(principal),
-            codebook=app.codebook,
-        )
-
-    result = await run_in_threadpool(run)
+    result = await run_in_threadpool(
+        _call, service.validate_redemption, body, request, principal, None, app
+    )
     return result_public(result, dry_run=True)
+
+
+def _call(
+    redeem_or_validate: Callable[..., RedemptionResult],
+    body: RedemptionCreate,
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    app: App,
+) -> RedemptionResult:
+    """The service call of both routes, run in the thread pool (it uses the database)."""
+    return redeem_or_validate(
+        _request(body, request, principal, key, app),
+        uow=app.uow(),
+        vault=app.vault,
+        clock=app.clock,
+        actor=actor_name(principal),
+        codebook=app.codebook,
+    )
 
 
 def _visible(redemption_id: int, principal: Principal, app: App) -> tuple[Redemption, str]:
