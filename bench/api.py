@@ -51,8 +51,8 @@ _HERE = Path(__file__).resolve().parent
 WRK_THREADS = 1  # one load-generator thread leaves the most CPU to the server
 TARGET_OF_B = 0.25
 TARGET_P99_MS = 50.0
-SMOKE = {"seconds": 1.0, "vouchers": 3_000, "customers": 100, "connections": 8}
-DEFAULTS = {"seconds": 15.0, "vouchers": 60_000, "customers": 1_000, "connections": 32}
+SMOKE = {"seconds": 1.0, "vouchers": 8_000, "customers": 100, "connections": 8}
+DEFAULTS = {"seconds": 15.0, "vouchers": 100_000, "customers": 1_000, "connections": 32}
 HELLO = """from fastapi import FastAPI
 
 app = FastAPI()
@@ -279,11 +279,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="length of each timed run (default 15)")
     parser.add_argument("--connections", type=int, help="concurrent connections (default 32)")
     parser.add_argument("--workers", type=int, default=2, help="server processes on PostgreSQL")
-    parser.add_argument("--vouchers", type=int, help="activated vouchers a run (default 60,000)")
+    parser.add_argument("--vouchers", type=int, help="activated vouchers a run (default 100,000)")
     parser.add_argument("--customers", type=int, help="customers (default 1,000)")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
-    parser.add_argument("--smoke", action="store_true", help="1 s, 3,000 vouchers, 8 connections")
+    parser.add_argument("--smoke", action="store_true", help="1 s, 8,000 vouchers, 8 connections")
     args = parser.parse_args()
     for name, value in (SMOKE if args.smoke else DEFAULTS).items():
         if getattr(args, name) is None:
